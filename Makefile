@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+CONFIG ?= config.toml
+
+.PHONY: run test lint bench clean help
+
+help:
+	@echo "make run   - set up, initialise tracker.db, load the COP12 sample, run the main job"
+	@echo "make test  - set up (with test tools and ical.js) and run the whole test suite"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+node_modules/.stamp: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/tracker --config $(CONFIG) init --sample examples/cop12.toml
+	$(BIN)/tracker --config $(CONFIG) event list
+	$(BIN)/tracker --config $(CONFIG) deadline list --upcoming
+
+test: $(STAMP) node_modules/.stamp
+	$(BIN)/ruff check tracker tests scheduler.py bench
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache

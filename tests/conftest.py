@@ -1,0 +1,134 @@
+"""Shared fixtures: a real SQLite file upgraded by Alembic, PostgreSQL when it answers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tracker.config import Config, build_config
+from tracker.store import get_engine, migrate
+
+PG_ADMIN_URL = os.environ.get(
+    "TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+NOW = datetime(2024, 9, 1, 8, 0, tzinfo=UTC)  # a fixed "now" before the COP12 deadlines
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    migrate(url)
+    return url
+
+
+def _pg_available() -> str | None:
+    """None when PostgreSQL answers, else the reason it does not."""
+    try:
+        import psycopg  # noqa: F401
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure means: skip, and say why
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {str(exc).splitlines()[0]}"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A throw-away PostgreSQL database for this test session, dropped afterwards."""
+    reason = _pg_available()
+    if reason:
+        pytest.skip(reason)
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"tracker_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        get_engine.cache_clear()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """The PostgreSQL database, emptied and migrated to head for this test."""
+    from sqlalchemy import text
+
+    engine = get_engine(pg_database)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    migrate(pg_database)
+    return pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each store test runs on a real SQLite file and, when it answers, on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def config(tmp_path: Path, sqlite_url: str) -> Config:
+    return build_config(
+        {"tracker": {"database": sqlite_url, "base_url": "https://tracker.example.org/"}},
+        base_dir=tmp_path,
+    )
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """A config.toml in a temp folder whose SQLite file sits beside it (not yet created)."""
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[tracker]\ntimezone = "Europe/Vienna"\ndatabase = "sqlite:///tracker.db"\n'
+        'base_url = "https://tracker.example.org/"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+class Cli:
+    """Runs `tracker --config FILE ...` in-process on a real SQLite file."""
+
+    def __init__(self, config_file: Path) -> None:
+        self.config_file = config_file
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        from tracker.cli import main
+
+        return self.runner.invoke(
+            main, ["--config", str(self.config_file), *args], input=input, catch_exceptions=False
+        )
+
+    def ok(self, *args: str, input: str | None = None) -> Result:
+        result = self(*args, input=input)
+        assert result.exit_code == 0, (result.output, result.stderr)
+        return result
+
+
+@pytest.fixture
+def cli(config_file: Path) -> Cli:
+    runner = Cli(config_file)
+    runner.ok("init")
+    return runner

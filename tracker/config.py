@@ -1,0 +1,234 @@
+"""config.toml -> frozen dataclasses, validated once at start-up.
+
+Lookup order: an explicit path, else $TRACKER_CONFIG, else ./config.toml when it exists, else
+built-in defaults equal to the shipped config.toml. Relative paths (the SQLite file, the
+calendars and outbox folders) are relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tracker.errors import ConfigError
+from tracker.timeparse import parse_offsets, parse_zone
+
+KINDS = (
+    "registration",
+    "speakers-list",
+    "ground-pass",
+    "application",
+    "submission",
+    "nomination",
+    "payment",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class TrackerSection:
+    timezone: str = "Europe/Vienna"
+    database: str = "sqlite:///tracker.db"
+    base_url: str = "http://localhost:8080/"
+
+
+@dataclass(frozen=True)
+class CalendarsSection:
+    out_dir: str = "calendars"
+    name: str = "Alliance events and deadlines"
+    refresh: str = "PT1H"
+    cancelled_days: int = 60
+
+
+@dataclass(frozen=True)
+class RemindersSection:
+    offsets: tuple[str, ...] = ("14d", "3d", "1d")
+    local_hour: int = 9
+    quiet_minutes: int = 10
+    kinds: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"speakers-list": ("7d", "1d", "2h"), "ground-pass": ("3d", "1d")}
+    )
+
+
+@dataclass(frozen=True)
+class MailSection:
+    backend: str = "outbox"
+    outbox_dir: str = "outbox"
+    sender: str = "Alliance Secretariat <secretariat@example.org>"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_security: str = "none"
+    smtp_user: str = ""
+    smtp_password_env: str = "TRACKER_SMTP_PASSWORD"
+
+
+@dataclass(frozen=True)
+class ServeSection:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class Config:
+    tracker: TrackerSection = field(default_factory=TrackerSection)
+    calendars: CalendarsSection = field(default_factory=CalendarsSection)
+    reminders: RemindersSection = field(default_factory=RemindersSection)
+    mail: MailSection = field(default_factory=MailSection)
+    serve: ServeSection = field(default_factory=ServeSection)
+    base_dir: Path = field(default_factory=Path.cwd)
+    source: Path | None = None
+
+    @property
+    def database_url(self) -> str:
+        return resolve_db_url(self.tracker.database, self.base_dir)
+
+    @property
+    def calendars_dir(self) -> Path:
+        return self.base_dir / self.calendars.out_dir
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.base_dir / self.mail.outbox_dir
+
+    def with_database(self, url: str) -> Config:
+        """Return a copy whose database is `url` (the --db option)."""
+        return dataclasses.replace(
+            self, tracker=dataclasses.replace(self.tracker, database=url)
+        )
+
+
+SECTIONS = {
+    "tracker": TrackerSection,
+    "calendars": CalendarsSection,
+    "reminders": RemindersSection,
+    "mail": MailSection,
+    "serve": ServeSection,
+}
+
+
+def resolve_db_url(url: str, base_dir: Path) -> str:
+    """Make a relative SQLite path relative to the config file, not the working directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        rest = url[len(prefix):]
+        if rest and rest != ":memory:":
+            return prefix + str((base_dir / rest).resolve())
+    return url
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("TRACKER_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config.toml")
+    return local if local.exists() else None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load and validate the configuration; refuse unknown keys and bad values by name."""
+    found = find_config_path(path)
+    if found is None:
+        return Config()
+    if not found.is_file():
+        raise ConfigError("--config", f"no config file at {found}")
+    try:
+        raw = tomllib.loads(found.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(found), f"not valid TOML ({exc})") from None
+    return build_config(raw, base_dir=found.resolve().parent, source=found)
+
+
+def build_config(raw: dict[str, Any], base_dir: Path, source: Path | None = None) -> Config:
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"[{name}]", f"unknown section; known: {', '.join(SECTIONS)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{name}]", "must be a table")
+        sections[name] = _build_section(name, SECTIONS[name], value)
+    config = Config(**sections, base_dir=base_dir, source=source)
+    _validate(config)
+    return config
+
+
+def _build_section(name: str, cls: type, values: dict[str, Any]) -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(
+                f"[{name}] {key}", f"unknown key; known keys: {', '.join(known)}"
+            )
+        kwargs[key] = _coerce(f"[{name}] {key}", getattr(cls(), key), value)
+    return cls(**kwargs)
+
+
+def _coerce(where: str, default: Any, value: Any) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(where, "must be true or false")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(where, "must be a whole number")
+        return value
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(where, "must be a string in quotes")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(where, 'must be a list of strings, e.g. ["14d", "3d", "1d"]')
+        return tuple(value)
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(where, "must be a table")
+        return {k: _coerce(f"{where}.{k}", (), v) for k, v in value.items()}
+    raise ConfigError(where, "unsupported value")  # pragma: no cover
+
+
+def _validate(config: Config) -> None:
+    t, c, r, m = config.tracker, config.calendars, config.reminders, config.mail
+    _check(lambda: parse_zone(t.timezone), "[tracker] timezone")
+    if "://" not in t.database:
+        raise ConfigError("[tracker] database", "must be an SQLAlchemy URL, e.g. sqlite:///tracker.db")
+    if urlsplit(t.base_url).scheme not in ("http", "https"):
+        raise ConfigError("[tracker] base_url", "must start with http:// or https://")
+    if not (c.refresh.startswith("P") and len(c.refresh) > 2):
+        raise ConfigError("[calendars] refresh", "must be an ISO 8601 duration such as PT1H or P1D")
+    if c.cancelled_days < 0:
+        raise ConfigError("[calendars] cancelled_days", "must be 0 or more")
+    _check(lambda: parse_offsets(",".join(r.offsets)), "[reminders] offsets")
+    for kind, offsets in r.kinds.items():
+        if kind not in KINDS:
+            raise ConfigError(f"[reminders.kinds] {kind}", f"unknown kind; known: {', '.join(KINDS)}")
+        _check(lambda o=offsets: parse_offsets(",".join(o)), f"[reminders.kinds] {kind}")
+    if not 0 <= r.local_hour <= 23:
+        raise ConfigError("[reminders] local_hour", "must be an hour from 0 to 23")
+    if r.quiet_minutes < 0:
+        raise ConfigError("[reminders] quiet_minutes", "must be 0 or more")
+    if m.backend not in ("outbox", "smtp"):
+        raise ConfigError("[mail] backend", 'must be "outbox" or "smtp"')
+    if m.smtp_security not in ("none", "starttls", "ssl"):
+        raise ConfigError("[mail] smtp_security", 'must be "none", "starttls" or "ssl"')
+    if not 0 < m.smtp_port < 65536:
+        raise ConfigError("[mail] smtp_port", "must be a port number from 1 to 65535")
+    if not 0 < config.serve.port < 65536:
+        raise ConfigError("[serve] port", "must be a port number from 1 to 65535")
+
+
+def _check(fn: Any, where: str) -> None:
+    try:
+        fn()
+    except ConfigError:
+        raise
+    except Exception as exc:  # a TrackerError from the parsers: re-label with the key
+        message = getattr(exc, "message", str(exc))
+        raise ConfigError(where, message) from None
