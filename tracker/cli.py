@@ -1,0 +1,95 @@
+"""The secretary's command line: parse, call one service function, print.
+
+Every command runs through `TrackerGroup.invoke`, the one error funnel: a TrackerError becomes
+one line on stderr and exit status 2 (bad input) or 1 (operational failure); anything else
+becomes one line that says to rerun with -v, and -v shows the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from tracker.config import Config, load_config
+from tracker.errors import TrackerError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppContext:
+    """What every command needs: the validated config (with --db applied)."""
+
+    config: Config
+    verbose: bool = False
+
+    @property
+    def db_url(self) -> str:
+        return self.config.database_url
+
+    @property
+    def tz(self) -> str:
+        return self.config.tracker.timezone
+
+
+class TrackerGroup(click.Group):
+    """A click group whose invoke is the single place errors are turned into messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TrackerError as exc:
+            log.debug("tracker error", exc_info=True)
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # the last resort: one line, traceback only with -v
+            verbose = bool(ctx.obj and getattr(ctx.obj, "verbose", False))
+            log.error("unexpected failure", exc_info=verbose)
+            click.echo(
+                f"error: unexpected failure ({type(exc).__name__}: {exc}); rerun with -v for details",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="config.toml to use (default: $TRACKER_CONFIG, else ./config.toml, else built-in).")
+@click.option("--db", "db_url", default=None, help="SQLAlchemy database URL; overrides [tracker] database.")
+@click.option("-v", "--verbose", is_flag=True, help="Log details, and tracebacks of failures, to stderr.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, db_url: str | None, verbose: bool) -> None:
+    """Events and registration deadlines of the UN crime-prevention bodies.
+
+    Example: tracker deadline add "COP12 registration" --due "4 Oct 2024" --event cop12
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if ctx.resilient_parsing:
+        return
+    try:
+        config = load_config(config_path)
+        if db_url:
+            from tracker.config import resolve_db_url
+            from pathlib import Path
+
+            config = config.with_database(resolve_db_url(db_url, Path.cwd()))
+    except TrackerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(exc.exit_code)
+    ctx.obj = AppContext(config=config, verbose=verbose)
+
+
+# --- commands from other modules register here -------------------------------------------
