@@ -82,8 +82,9 @@ def main(ctx: click.Context, config_path: str | None, db_url: str | None, verbos
     try:
         config = load_config(config_path)
         if db_url:
-            from tracker.config import resolve_db_url
             from pathlib import Path
+
+            from tracker.config import resolve_db_url
 
             config = config.with_database(resolve_db_url(db_url, Path.cwd()))
     except TrackerError as exc:
@@ -92,4 +93,46 @@ def main(ctx: click.Context, config_path: str | None, db_url: str | None, verbos
     ctx.obj = AppContext(config=config, verbose=verbose)
 
 
+
+@main.command()
+@click.option("--sample", type=click.Path(dir_okay=False),
+              help="A sample calendar (TOML) to load when the database has no events yet.")
+@click.pass_obj
+def init(app: AppContext, sample: str | None) -> None:
+    """Create or upgrade the database schema (safe to run again; keeps every row).
+
+    Example: tracker init --sample examples/cop12.toml
+    """
+    from pathlib import Path
+
+    from tracker.links import host_of
+    from tracker.sample import is_empty, load_sample
+    from tracker.store import current_revision, migrate, session_scope
+    from tracker.timeparse import utc_now
+
+    migrate(app.db_url)
+    click.echo(f"database ready: {_shown_url(app.db_url)} (schema {current_revision(app.db_url)})")
+    if sample:
+        with session_scope(app.db_url) as session:
+            if not is_empty(session):
+                click.echo("sample not loaded: the database already has events")
+                return
+            counts = load_sample(session, Path(sample), default_tz=app.tz,
+                                 host=host_of(app.config.tracker.base_url), now=utc_now())
+        click.echo(f"loaded sample {Path(sample).name}: {counts[0]} events, {counts[1]} deadlines, "
+                   f"{counts[2]} members")
+
+
+def _shown_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 # --- commands from other modules register here -------------------------------------------
+from tracker.cli_members import member  # noqa: E402
+from tracker.cli_records import deadline, event  # noqa: E402
+
+main.add_command(event)
+main.add_command(deadline)
+main.add_command(member)

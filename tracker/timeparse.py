@@ -289,3 +289,22 @@ def format_offsets(offsets: tuple[Offset, ...]) -> str:
 def utc_now() -> datetime:
     """The current instant; only the edges (cli, scheduler, serve) call this and pass it on."""
     return datetime.now(UTC)
+
+
+def parse_time_of_day(text: str) -> time | None:
+    """A bare clock time ('16:30', '4:30 pm', 'noon'), or None when `text` is not one."""
+    lowered = " ".join((text or "").strip().lower().split())
+    if lowered == "noon":
+        return time(12, 0)
+    m = _TIME.match(lowered)
+    if not m or (m.group(2) is None and m.group(3) is None):
+        return None
+    try:
+        return _parse_clock(lowered, text, "WHEN")
+    except TrackerError:
+        return None
+
+
+def wall_time(utc: datetime, tz: str) -> str:
+    """The instant as naive wall-clock ISO text in `tz` (for re-reading it in another zone)."""
+    return utc.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M")
