@@ -1,0 +1,160 @@
+"""Pure reminder planning: deadlines x members x offsets -> reminder moments.
+
+No session, no clock, no disk: every input (including the reminder settings) is an argument,
+which is what makes the DST tables in tests/test_planner.py exact.
+
+Rules:
+- Offsets: the member's own override the deadline's, which override the kind's
+  (``[reminders.kinds]``), which override ``[reminders] offsets``.
+- A day or week offset N lands at ``local_hour`` in the *member's* zone on the day that is N
+  days before the deadline's date *as seen in the member's zone*. A noon-Vienna deadline on
+  Mon 14 Oct is 07:00 Mon 14 Oct in Halifax, so "1d" reaches Halifax at 09:00 Sun 13 Oct.
+- If ``local_hour`` does not exist that day (the clocks skip it), the wall-clock time is
+  normalised forward through the gap (02:30 on a spring-forward night becomes 03:30).
+- Hour and minute offsets are exact instants before the deadline.
+- A moment at or after the deadline itself is dropped: a reminder after the fact is noise.
+  (With day offsets of at least one day this cannot happen, since the moment lies on an earlier
+  local date; the guard keeps the invariant whatever the inputs.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from tracker.timeparse import Offset, parse_offsets
+
+
+@dataclass(frozen=True)
+class ReminderSettings:
+    """The [reminders] values the planner needs, detached from the Config object."""
+
+    offsets: tuple[str, ...] = ("14d", "3d", "1d")
+    local_hour: int = 9
+    kinds: Mapping[str, tuple[str, ...]] | None = None
+
+    @classmethod
+    def from_config(cls, reminders: object) -> ReminderSettings:
+        return cls(
+            offsets=tuple(reminders.offsets),  # type: ignore[attr-defined]
+            local_hour=int(reminders.local_hour),  # type: ignore[attr-defined]
+            kinds={k: tuple(v) for k, v in reminders.kinds.items()},  # type: ignore[attr-defined]
+        )
+
+    def fingerprint(self) -> str:
+        """A short text that changes whenever a setting that moves a reminder changes."""
+        kinds = sorted((k, ",".join(v)) for k, v in (self.kinds or {}).items())
+        return f"{','.join(self.offsets)}|{self.local_hour}|{kinds}"[:200]
+
+
+@dataclass(frozen=True)
+class Moment:
+    """One planned reminder: which offset, and the UTC instant it should be sent."""
+
+    offset: str
+    at: datetime
+
+
+@lru_cache(maxsize=1024)
+def _offsets(text: str) -> tuple[Offset, ...]:
+    return parse_offsets(text)
+
+
+def effective_offsets(
+    member_remind: str | None, deadline_remind: str | None, kind: str, settings: ReminderSettings
+) -> tuple[Offset, ...]:
+    """The offsets that apply: member, else deadline, else kind, else the defaults."""
+    for text in (member_remind, deadline_remind):
+        if text and text.strip():
+            return _offsets(text.strip())
+    kinds = settings.kinds or {}
+    if kind in kinds and kinds[kind]:
+        return _offsets(",".join(kinds[kind]))
+    return _offsets(",".join(settings.offsets))
+
+
+def moment_for(offset: Offset, due_utc: datetime, member_tz: str, local_hour: int) -> datetime:
+    """The UTC instant of one reminder for a member in `member_tz`."""
+    if not offset.is_days:
+        return (due_utc - offset.delta).astimezone(UTC)
+    zone = ZoneInfo(member_tz)
+    local_day = due_utc.astimezone(zone).date() - timedelta(days=offset.days)
+    wall = datetime.combine(local_day, time(local_hour, 0), tzinfo=zone)
+    # A wall time inside a spring-forward gap round-trips through UTC to the time after the gap.
+    return wall.astimezone(UTC)
+
+
+def plan_member(
+    due_utc: datetime, offsets: Iterable[Offset], member_tz: str, local_hour: int
+) -> list[Moment]:
+    """Every reminder moment for one member and one deadline, earliest first, before the due."""
+    moments = [Moment(str(o), moment_for(o, due_utc, member_tz, local_hour)) for o in offsets]
+    return sorted((m for m in moments if m.at < due_utc), key=lambda m: m.at)
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    """The parts of a deadline that decide its reminders."""
+
+    id: str
+    kind: str
+    series: tuple[str, ...]
+    due_utc: datetime
+    remind: str | None
+    status: str = "open"
+
+
+@dataclass(frozen=True)
+class MemberView:
+    """The parts of a member that decide their reminders."""
+
+    id: int
+    tz: str
+    series: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    remind: str | None = None
+    active: bool = True
+
+    def follows(self, series: Iterable[str], kind: str | None) -> bool:
+        """The same rule as models.Member.follows (empty lists mean 'everything')."""
+        if self.series and not set(self.series) & set(series):
+            return False
+        return not (kind is not None and self.kinds and kind not in self.kinds)
+
+
+def wants(member: MemberView, deadline: DeadlineView, now: datetime) -> bool:
+    """Whether this member should get reminders of this deadline at all (as of `now`)."""
+    return (
+        member.active
+        and deadline.status != "cancelled"
+        and deadline.due_utc > now
+        and member.follows(deadline.series, deadline.kind)
+    )
+
+
+def plan(
+    deadline: DeadlineView, members: Iterable[MemberView], settings: ReminderSettings,
+    now: datetime,
+) -> dict[tuple[int, str], datetime]:
+    """(member id, offset) -> UTC moment for every follower of a deadline that is still ahead.
+
+    Moments already in the past are kept: the caller sends them late while the deadline is
+    still ahead (and the claim step skips superseded or expired ones).
+    """
+    out: dict[tuple[int, str], datetime] = {}
+    cache: dict[tuple[str, str | None], list[Moment]] = {}
+    for member in members:
+        if not wants(member, deadline, now):
+            continue
+        key = (member.tz, member.remind)
+        moments = cache.get(key)
+        if moments is None:
+            offsets = effective_offsets(member.remind, deadline.remind, deadline.kind, settings)
+            moments = plan_member(deadline.due_utc, offsets, member.tz, settings.local_hour)
+            cache[key] = moments
+        for m in moments:
+            out[(member.id, m.offset)] = m.at
+    return out
