@@ -12,12 +12,19 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tracker.config import Config, build_config
-from tracker.store import get_engine, migrate
+from tracker.store import dispose_engines, get_engine, migrate
 
 PG_ADMIN_URL = os.environ.get(
     "TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 NOW = datetime(2024, 9, 1, 8, 0, tzinfo=UTC)  # a fixed "now" before the COP12 deadlines
+
+
+@pytest.fixture(autouse=True)
+def _close_pooled_connections() -> Iterator[None]:
+    """Each test leaves no pooled connection behind (filterwarnings=error sees leaks)."""
+    yield
+    dispose_engines()
 
 
 @pytest.fixture
@@ -59,8 +66,7 @@ def pg_database() -> Iterator[str]:
     try:
         yield url
     finally:
-        get_engine(url).dispose()
-        get_engine.cache_clear()
+        dispose_engines()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -20,9 +19,26 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-@lru_cache(maxsize=8)
+_ENGINES: dict[str, Engine] = {}
+
+
 def get_engine(url: str) -> Engine:
-    """One engine per URL per process; SQLite gets foreign keys and a busy timeout."""
+    """One engine per URL per process (pooled connections are reused across sessions)."""
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = _ENGINES[url] = _create_engine(url)
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests, and processes that fork)."""
+    for engine in _ENGINES.values():
+        engine.dispose()
+    _ENGINES.clear()
+
+
+def _create_engine(url: str) -> Engine:
+    """SQLite gets foreign keys, WAL and a busy timeout; PostgreSQL a liveness check."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
 
@@ -68,11 +84,13 @@ def migrate(url: str, revision: str = "heads") -> None:
         raise OperationalError("database", f"cannot use {_redact(url)}: {_first_line(exc)}") from exc
 
 
-def current_revision(url: str) -> str | None:
+def current_revision(url: str) -> str:
+    """The schema revision(s) the database is at, e.g. '0004_merge' ('none' when empty)."""
     from alembic.runtime.migration import MigrationContext
 
     with get_engine(url).connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return "+".join(sorted(heads)) or "none"
 
 
 def _redact(url: str) -> str:

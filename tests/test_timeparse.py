@@ -1,0 +1,200 @@
+"""WHEN / zone / OFFSETS parsing, table-driven across DST and zones without DST."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracker import timeparse as tp
+from tracker.errors import TrackerError
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+TIMED = [
+    # text, zone, expected UTC instant
+    ("2024-10-14T12:00", "Europe/Vienna", utc(2024, 10, 14, 10, 0)),  # CEST, +2
+    ("2024-10-14 12:00", "Europe/Vienna", utc(2024, 10, 14, 10, 0)),
+    ("14/10/2024 12:00", "Europe/Vienna", utc(2024, 10, 14, 10, 0)),
+    ("14.10.2024 12:00", "Europe/Vienna", utc(2024, 10, 14, 10, 0)),
+    ("14 Oct 2024 12:00", "Europe/Vienna", utc(2024, 10, 14, 10, 0)),
+    ("14 October 2024 noon", "Europe/Vienna", utc(2024, 10, 14, 10, 0)),
+    ("Mon 14 Oct 2024 12:00", "Europe/Vienna", utc(2024, 10, 14, 10, 0)),
+    ("noon 14 Oct 2024", "Europe/Vienna", utc(2024, 10, 14, 10, 0)),
+    ("2 Apr 2024 noon", "Europe/Vienna", utc(2024, 4, 2, 10, 0)),
+    ("14 Jan 2025 12:00", "Europe/Vienna", utc(2025, 1, 14, 11, 0)),  # CET, +1
+    ("30 Mar 2025 01:59", "Europe/Vienna", utc(2025, 3, 30, 0, 59)),  # last minute of CET
+    ("30 Mar 2025 03:00", "Europe/Vienna", utc(2025, 3, 30, 1, 0)),  # first of CEST
+    ("27 Oct 2024 02:30", "Europe/Vienna", utc(2024, 10, 27, 0, 30)),  # ambiguous: first (CEST)
+    ("4 Oct 2024 midnight", "Europe/Vienna", utc(2024, 10, 4, 22, 0)),  # end of 4 Oct
+    ("2024-10-14T12:00+02:00", "America/New_York", utc(2024, 10, 14, 10, 0)),  # offset kept
+    ("2024-10-14T10:00Z", "Asia/Tokyo", utc(2024, 10, 14, 10, 0)),
+    ("14 Oct 2024 06:00", "America/New_York", utc(2024, 10, 14, 10, 0)),  # EDT, -4
+    ("10 Mar 2024 01:59", "America/New_York", utc(2024, 3, 10, 6, 59)),  # EST
+    ("10 Mar 2024 03:00", "America/New_York", utc(2024, 3, 10, 7, 0)),  # EDT
+    ("3 Nov 2024 01:30", "America/New_York", utc(2024, 11, 3, 5, 30)),  # ambiguous: EDT first
+    ("14 Oct 2024 07:00", "America/Halifax", utc(2024, 10, 14, 10, 0)),  # ADT, -3
+    ("14 Jan 2025 08:00", "America/Halifax", utc(2025, 1, 14, 12, 0)),  # AST, -4
+    ("14 Oct 2024 11:00", "Africa/Lagos", utc(2024, 10, 14, 10, 0)),  # WAT, +1 all year
+    ("14 Jan 2025 11:00", "Africa/Lagos", utc(2025, 1, 14, 10, 0)),
+    ("14 Oct 2024 15:00", "Asia/Karachi", utc(2024, 10, 14, 10, 0)),  # PKT, +5 all year
+    ("14 Jan 2025 3pm", "Asia/Karachi", utc(2025, 1, 14, 10, 0)),
+    ("7 Mar 2021 19:00", "Asia/Tokyo", utc(2021, 3, 7, 10, 0)),  # Kyoto Congress, JST +9
+    ("October 14, 2024 3:30 pm", "Europe/Vienna", utc(2024, 10, 14, 13, 30)),
+]
+
+
+@pytest.mark.parametrize("text,zone,expected", TIMED, ids=[f"{t}|{z}" for t, z, _ in TIMED])
+def test_timed_values(text: str, zone: str, expected: datetime) -> None:
+    when = tp.parse_when(text, zone)
+    assert when.utc == expected
+    assert when.tz == zone
+    assert when.utc.tzinfo is UTC
+
+
+DATES = [
+    ("2024-10-14", date(2024, 10, 14)),
+    ("14/10/2024", date(2024, 10, 14)),
+    ("14 Oct 2024", date(2024, 10, 14)),
+    ("Fri 4 October 2024", date(2024, 10, 4)),
+    ("29/02/2024", date(2024, 2, 29)),
+]
+
+
+@pytest.mark.parametrize("text,expected", DATES, ids=[t for t, _ in DATES])
+def test_dates(text: str, expected: date) -> None:
+    when = tp.parse_when(text, "Europe/Vienna")
+    assert when.is_date and when.day == expected and when.utc is None
+
+
+BAD = [
+    ("2024-03-31 02:30", "Europe/Vienna", "does not exist in Europe/Vienna"),  # spring gap
+    ("10 Mar 2024 02:30", "America/New_York", "does not exist in America/New_York"),
+    ("10 Mar 2024 02:15", "America/Halifax", "does not exist"),
+    ("31/02/2024", "Europe/Vienna", "not a real date"),
+    ("29/02/2023", "Europe/Vienna", "not a real date"),
+    ("2024-13-01", "Europe/Vienna", "not a real date"),
+    ("Fri 14 Oct 2024", "Europe/Vienna", "is a Monday, not a Friday"),
+    ("noon", "Europe/Vienna", "needs a date"),
+    ("14 Oct 2024 25:00", "Europe/Vienna", "not a time"),
+    ("14 Oct 2024 12:00 noon", "Europe/Vienna", "both a time and 'noon'"),
+    ("14 Octember 2024", "Europe/Vienna", "not a month name"),
+    ("next tuesday", "Europe/Vienna", "not a date or time I can read"),
+    ("", "Europe/Vienna", "is empty"),
+]
+
+
+@pytest.mark.parametrize("text,zone,message", BAD, ids=[f"{t}|{z}" for t, z, _ in BAD])
+def test_bad_values(text: str, zone: str, message: str) -> None:
+    with pytest.raises(TrackerError) as info:
+        tp.parse_when(text, zone, "--due")
+    assert info.value.field == "--due"
+    assert message in info.value.message
+
+
+@pytest.mark.parametrize("name", ["Europe/Vienna", "Africa/Lagos", "Asia/Karachi", "UTC",
+                                  "America/Mexico_City"])
+def test_known_zones(name: str) -> None:
+    assert tp.parse_zone(name).key == name
+
+
+@pytest.mark.parametrize("name,message", [
+    ("Mars/Olympus", "unknown time zone"),
+    ("GMT+1", "fixed offset"),
+    ("Etc/GMT-2", "fixed offset"),
+    ("UTC+05:00", "fixed offset"),
+    ("../../etc/passwd", "unknown time zone"),
+    ("", "unknown time zone"),
+    ("europe/vienna", "did you mean Europe/Vienna"),
+], ids=["unknown", "gmt+1", "etc-gmt", "utc-offset", "traversal", "empty", "case"])
+def test_bad_zones(name: str, message: str) -> None:
+    with pytest.raises(TrackerError) as info:
+        tp.parse_zone(name, "--tz")
+    assert info.value.field == "--tz" and message in info.value.message
+
+
+def test_end_of_day_and_start_of_day_follow_the_zone() -> None:
+    assert tp.end_of_day(date(2024, 10, 4), "Europe/Vienna") == utc(2024, 10, 4, 21, 59)
+    assert tp.end_of_day(date(2024, 12, 4), "Europe/Vienna") == utc(2024, 12, 4, 22, 59)
+    assert tp.start_of_day(date(2024, 10, 4), "Asia/Karachi") == utc(2024, 10, 3, 19, 0)
+    # the day Vienna springs forward has 23 hours
+    assert (tp.start_of_day(date(2025, 3, 31), "Europe/Vienna")
+            - tp.start_of_day(date(2025, 3, 30), "Europe/Vienna")) == timedelta(hours=23)
+
+
+def test_iso_output_keeps_own_offset() -> None:
+    assert tp.iso_local(utc(2024, 10, 14, 10), "Europe/Vienna") == "2024-10-14T12:00:00+02:00"
+    assert tp.iso_local(utc(2025, 1, 14, 10), "Europe/Vienna") == "2025-01-14T11:00:00+01:00"
+    assert tp.iso_utc(utc(2024, 10, 14, 10)) == "2024-10-14T10:00:00Z"
+
+
+OFFSETS = [
+    ("14d,3d,1d,2h,30m", ["14d", "3d", "1d", "2h", "30m"]),
+    ("1d, 14d ,3d", ["14d", "3d", "1d"]),  # sorted, spaces allowed
+    ("1w,7d,2h", ["1w", "2h"]),  # the same span once
+    ("90m", ["90m"]),
+]
+
+
+@pytest.mark.parametrize("text,expected", OFFSETS, ids=[t for t, _ in OFFSETS])
+def test_offsets(text: str, expected: list[str]) -> None:
+    parsed = tp.parse_offsets(text)
+    assert [str(o) for o in parsed] == expected
+    assert tp.parse_offsets(tp.format_offsets(parsed)) == parsed
+
+
+def test_offset_units() -> None:
+    day, hours = tp.parse_offsets("3d,2h")
+    assert day.is_days and day.days == 3 and day.delta == timedelta(days=3)
+    assert not hours.is_days and hours.delta == timedelta(hours=2)
+
+
+@pytest.mark.parametrize("text", ["", "14", "3x", "0d", "-1d", "2 days", "400d"])
+def test_bad_offsets(text: str) -> None:
+    with pytest.raises(TrackerError) as info:
+        tp.parse_offsets(text, "--remind")
+    assert info.value.field == "--remind"
+
+
+def test_time_of_day() -> None:
+    assert tp.parse_time_of_day("16:30").hour == 16
+    assert tp.parse_time_of_day("4:30 pm").hour == 16
+    assert tp.parse_time_of_day("noon").hour == 12
+    assert tp.parse_time_of_day("2024-10-14") is None
+
+
+ZONES = ["Europe/Vienna", "America/New_York", "America/Halifax", "Africa/Lagos", "Asia/Karachi",
+         "Asia/Tokyo", "America/Mexico_City", "Australia/Lord_Howe"]
+instants = st.datetimes(
+    min_value=datetime(1990, 1, 1), max_value=datetime(2040, 12, 31), timezones=st.just(UTC)
+).map(lambda d: d.replace(second=0, microsecond=0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(instants, st.sampled_from(ZONES))
+def test_round_trip_with_offset(instant: datetime, zone: str) -> None:
+    text = tp.iso_local(instant, zone)
+    assert tp.parse_when(text, zone).utc == instant
+
+
+@settings(max_examples=300, deadline=None)
+@given(instants, st.sampled_from(ZONES), st.sampled_from(["iso", "eu", "named"]))
+def test_round_trip_wall_clock(instant: datetime, zone: str, form: str) -> None:
+    """Wall-clock text in its zone reads back to the same instant, except the second of
+    two repeated hours, which by design reads as the first."""
+    local = instant.astimezone(ZoneInfo(zone))
+    text = {"iso": f"{local:%Y-%m-%d %H:%M}", "eu": f"{local:%d/%m/%Y %H:%M}",
+            "named": f"{local:%a %d %b %Y %H:%M}"}[form]
+    parsed = tp.parse_when(text, zone).utc
+    if local.fold == 1:
+        assert parsed is not None and parsed < instant
+        assert parsed.astimezone(ZoneInfo(zone)).replace(tzinfo=None) == local.replace(
+            tzinfo=None, fold=0)
+    else:
+        assert parsed == instant
