@@ -136,3 +136,8 @@ from tracker.cli_records import deadline, event  # noqa: E402
 main.add_command(event)
 main.add_command(deadline)
 main.add_command(member)
+from tracker.cli_feeds import import_group, publish, serve  # noqa: E402
+
+main.add_command(publish)
+main.add_command(serve)
+main.add_command(import_group)
