@@ -183,6 +183,26 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     assert dump(cop.config_file) == before
 
 
+@pytest.mark.parametrize("args,message", [
+    (["event", "add"], "Missing argument 'TITLE'"),
+    (["event", "add", "X", "--bogus"], "No such option '--bogus'"),
+    (["evnt"], "No such command 'evnt'"),
+], ids=["missing", "option", "command"])
+def test_usage_errors_are_one_line(cli: Cli, args: list[str], message: str) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_bare_command_shows_help() -> None:
+    from click.testing import CliRunner
+
+    from tracker.cli import main
+
+    result = CliRunner().invoke(main, [])
+    assert result.exit_code == 0 and "Usage:" in result.stdout and "event" in result.stdout
+
+
 def test_member_lifecycle(cli: Cli) -> None:
     cli.ok("member", "add", "Amina@Example.org", "--name", "Amina Bello", "--tz", "Africa/Lagos",
            "--series", "untoc-cop", "--series", "ccpcj", "--remind", "1d,7d")

@@ -39,6 +39,24 @@ class AppContext:
 class TrackerGroup(click.Group):
     """A click group whose invoke is the single place errors are turned into messages."""
 
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Usage errors too become one line (click's own are four) and exit status 2."""
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else "tracker --help")
+            result = 0
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            click.echo(f"error: {exc.format_message()}{where}", err=True)
+            result = 2
+        except click.Abort:
+            click.echo("aborted", err=True)
+            result = 1
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -61,7 +79,8 @@ class TrackerGroup(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=TrackerGroup, no_args_is_help=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="config.toml to use (default: $TRACKER_CONFIG, else ./config.toml, else built-in).")
 @click.option("--db", "db_url", default=None, help="SQLAlchemy database URL; overrides [tracker] database.")
