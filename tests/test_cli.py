@@ -319,3 +319,25 @@ def test_every_command_has_help_with_example() -> None:
             assert cmd.help, path
         else:
             assert cmd.help and "Example:" in cmd.help, f"{path} has no Example: in its help"
+
+
+def test_real_process_end_to_end(config_file: Path) -> None:
+    """The installed entry point, as the secretary runs it: exit codes and stderr as promised."""
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tracker", "--config", str(config_file),
+                               *args], capture_output=True, text=True, timeout=60)
+
+    assert run("init").returncode == 0
+    assert run("init").returncode == 0
+    added = run("deadline", "add", "Speakers", "--due", "14 Oct 2024 noon", "--id", "sp")
+    assert added.returncode == 0 and "2024-10-14T12:00:00+02:00" in added.stdout
+    bad = run("deadline", "add", "X", "--due", "2024-03-31 02:30")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip().splitlines() == [
+        "error: --due: 2024-03-31 02:30 does not exist in Europe/Vienna: the clocks skip 60 "
+        "minutes that night; give a time outside the gap"]
+    listed = json.loads(run("deadline", "list", "--json").stdout)
+    assert [d["id"] for d in listed] == ["sp"]
