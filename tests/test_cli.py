@@ -341,3 +341,19 @@ def test_real_process_end_to_end(config_file: Path) -> None:
         "minutes that night; give a time outside the gap"]
     listed = json.loads(run("deadline", "list", "--json").stdout)
     assert [d["id"] for d in listed] == ["sp"]
+
+
+def test_sample_calendar_loads_once(config_file: Path) -> None:
+    sample = Path(__file__).resolve().parent.parent / "examples" / "cop12.toml"
+    cli = Cli(config_file)
+    assert "8 events, 5 deadlines, 5 members" in cli.ok("init", "--sample", str(sample)).stdout
+    assert "not loaded" in cli.ok("init", "--sample", str(sample)).stdout
+    deadlines = {d["id"]: d for d in load(cli.ok("deadline", "list", "--json").stdout)}
+    assert deadlines["cop12-speakers"]["due_utc"] == "2024-10-14T10:00:00Z"  # noon Vienna
+    assert deadlines["cop12-registration"]["due"] == "2024-10-04T23:59:00+02:00"
+    fri = deadlines["cop12-ground-pass-fri"]
+    assert (fri["opens"], fri["due"]) == ("2024-10-11T09:00:00+02:00", "2024-10-11T13:00:00+02:00")
+    events = {e["id"]: e for e in load(cli.ok("event", "list", "--json").stdout)}
+    assert events["cop12-side-cr7"]["end"] == "2024-10-15T13:50:00+02:00"
+    assert events["informal-2027-01"]["start"] == "2027-01-14T15:00:00+01:00"  # "GMT+1"
+    assert events["informal-2027-04"]["start"] == "2027-04-08T15:00:00+02:00"  # "GMT+2"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,8 +53,8 @@ class Span:
     all_day: bool
     start_utc: datetime
     end_utc: datetime
-    start_date: object = None
-    end_date: object = None
+    start_date: date | None = None
+    end_date: date | None = None
 
 
 def resolve_span(start: str, end: str | None, tz: str, all_day: bool | None) -> Span:
@@ -153,7 +153,7 @@ def _optional_fields(values: EventInput) -> dict[str, object]:
 def _apply_span(event: Event, span: Span) -> None:
     event.all_day = span.all_day
     event.start_utc, event.end_utc = span.start_utc, span.end_utc
-    event.start_date, event.end_date = span.start_date, span.end_date  # type: ignore[assignment]
+    event.start_date, event.end_date = span.start_date, span.end_date
 
 
 def _current_text(event: Event) -> tuple[str, str]:
