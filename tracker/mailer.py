@@ -1,0 +1,301 @@
+"""Render reminder and notice mail (Jinja2) and deliver it (SMTP or a folder of .eml files).
+
+Rendering happens at send time, so a notice shows the deadline's final state. Every header
+value passes through `one_line`, so a title with CR/LF cannot start a new header; the HTML part
+is autoescaped and templates use StrictUndefined, so a typo in a template fails loudly.
+
+Messages use ``policy.SMTP`` (CRLF line ends): aiosmtpd and post-2024 MTAs refuse bare LF.
+The SMTP backend keeps ONE connection for a whole batch; a new connection per message halves
+the rate on loopback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from tracker.config import Config
+from tracker.errors import OperationalError
+from tracker.models import Deadline, Member
+
+log = logging.getLogger(__name__)
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "emails"
+KIND_TEMPLATES = ("registration", "speakers-list", "ground-pass")
+NOTICE_KINDS = ("moved", "cancelled")
+HEADERS_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of whitespace (CR and LF included) into one space."""
+    return " ".join(str(text).split())
+
+
+def place(tz: str) -> str:
+    """'America/New_York' -> 'New York'; the city a reader recognises."""
+    return tz.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def when_text(utc: datetime, member_tz: str, own_tz: str, end_of_day: bool = False,
+              year: bool = True) -> str:
+    """'Mon 14 Oct 2024, 06:00 in New York (12:00 Vienna)' - the member's zone first."""
+    mine, own = utc.astimezone(ZoneInfo(member_tz)), utc.astimezone(ZoneInfo(own_tz))
+    day = f"{mine:%a %-d %b %Y}" if year else f"{mine:%a %-d %b}"
+    text = f"{day}, {mine:%H:%M} in {place(member_tz)}"
+    if member_tz == own_tz:
+        return text + (" (end of the day)" if end_of_day else "")
+    other = f"{own:%H:%M}" if own.date() == mine.date() else f"{own:%a %-d %b, %H:%M}"
+    if end_of_day:
+        other = f"end of {own:%a %-d %b} in"
+    return f"{text} ({other} {place(own_tz)})"
+
+
+def short_when(utc: datetime, member_tz: str, own_tz: str, end_of_day: bool = False) -> str:
+    """The subject form, without the year: 'Mon 14 Oct, 06:00 in New York (12:00 Vienna)'."""
+    return when_text(utc, member_tz, own_tz, end_of_day, year=False)
+
+
+def time_left(now: datetime, due: datetime) -> str:
+    seconds = (due - now).total_seconds()
+    if seconds <= 0:
+        return "now"
+    days, hours = int(seconds // 86400), int(seconds % 86400 // 3600)
+    if days >= 2:
+        return f"in {days} days"
+    if days == 1:
+        return "in 1 day" + (f" {hours} h" if hours else "")
+    minutes = int(seconds // 60)
+    return f"in {minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"in {minutes} min"
+
+
+def unsubscribe_url(config: Config, member: Member) -> str:
+    base = config.tracker.base_url
+    return (base if base.endswith("/") else base + "/") + f"unsubscribe/{member.unsubscribe_token}"
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+_ENV: Environment | None = None
+
+
+def env() -> Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = _environment()
+    return _ENV
+
+
+def family(kind: str, deadline_kind: str) -> str:
+    """Template family: notice-moved / notice-cancelled, the kind's own, or default."""
+    if kind in NOTICE_KINDS:
+        return f"notice-{kind}"
+    return deadline_kind if deadline_kind in KIND_TEMPLATES else "default"
+
+
+def context(config: Config, kind: str, deadline: Deadline, member: Member, now: datetime) -> dict:
+    """Everything a template may show, as plain strings."""
+    mtz, own = member.tz, deadline.tz
+    end_of_day = deadline.due_date is not None
+    window = ""
+    if deadline.opens_utc is not None:
+        window = f"{when_text(deadline.opens_utc, mtz, own)} to {when_text(deadline.due_utc, mtz, own, end_of_day)}"
+    return {
+        "kind": kind,
+        "member_name": member.name or member.email,
+        "title": deadline.title,
+        "deadline_kind": deadline.kind.replace("-", " "),
+        "status": deadline.status,
+        "due": when_text(deadline.due_utc, mtz, own, end_of_day),
+        "due_short": short_when(deadline.due_utc, mtz, own, end_of_day),
+        "time_left": time_left(now, deadline.due_utc),
+        "window": window,
+        "instructions": deadline.instructions or "",
+        "url": deadline.url or "",
+        "email": deadline.email or "",
+        "location": deadline.location or "",
+        "event": deadline.event.title if deadline.event is not None else "",
+        "unsubscribe_url": unsubscribe_url(config, member),
+        "sender": config.mail.sender,
+    }
+
+
+def subject(kind: str, ctx: dict) -> str:
+    if kind == "cancelled":
+        text = f"Cancelled: {ctx['title']} (was due {ctx['due_short']})"
+    elif kind == "moved":
+        verb = "Extended" if ctx["status"] == "extended" else "Moved"
+        text = f"{verb}: {ctx['title']} - now due {ctx['due_short']}"
+    else:
+        text = f"Reminder: {ctx['title']} - due {ctx['due_short']}"
+    return one_line(text)
+
+
+def item_ics(config: Config, deadline: Deadline, now: datetime) -> bytes:
+    """The deadline as a one-item calendar, rendered by the feeds module (same VEVENT as feeds)."""
+    from tracker.feeds import FeedSettings, item_from_deadline, render_calendar
+
+    return render_calendar([item_from_deadline(deadline)], FeedSettings.from_config(config),
+                           now, name=deadline.title)
+
+
+def render(config: Config, kind: str, deadline: Deadline, member: Member, message_id: str,
+           now: datetime) -> EmailMessage:
+    """One multipart (text + HTML + .ics) message, ready for any backend."""
+    ctx = context(config, kind, deadline, member, now)
+    fam = family(kind, deadline.kind)
+    text = env().get_template(f"{fam}.txt.j2").render(ctx)
+    html = env().get_template(f"{fam}.html.j2").render(ctx)
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = one_line(config.mail.sender)
+    msg["To"] = formataddr((one_line(member.name), member.email))
+    msg["Subject"] = subject(kind, ctx)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
+    sender = parseaddr(config.mail.sender)[1]
+    msg["List-Unsubscribe"] = (
+        f"<mailto:{sender}?subject={quote('unsubscribe ' + member.unsubscribe_token)}>, "
+        f"<{ctx['unsubscribe_url']}>"
+    )
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    msg.add_attachment(item_ics(config, deadline, now), maintype="text", subtype="calendar",
+                       filename=f"{re.sub(r'[^A-Za-z0-9_-]', '_', deadline.id)}.ics")
+    # Bodies are encoded (76-column lines) by now; headers may use the RFC 5322 limit of 998,
+    # so a long List-Unsubscribe URL is folded at its comma, never turned into encoded-words.
+    msg.policy = HEADERS_POLICY
+    return msg
+
+
+class DeliveryError(Exception):
+    """A message the server did not accept. `permanent`: a 5xx (do not retry)."""
+
+    def __init__(self, answer: str, permanent: bool = False, connection: bool = False) -> None:
+        super().__init__(answer)
+        self.answer = answer
+        self.permanent = permanent
+        self.connection = connection  # the connection is gone: the rest of the batch waits
+
+
+def _answer(code: int, text: bytes | str) -> DeliveryError:
+    body = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return DeliveryError(f"{code} {one_line(body)}", permanent=500 <= code < 600)
+
+
+class SmtpBackend:
+    """One SMTP connection for a batch: none, STARTTLS or implicit TLS; optional login."""
+
+    def __init__(self, config: Config, timeout: float = 30.0) -> None:
+        self.mail = config.mail
+        self.password = os.environ.get(self.mail.smtp_password_env, "")
+        self.timeout = timeout
+        self.conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        m = self.mail
+        try:
+            if m.smtp_security == "ssl":
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(m.smtp_host, m.smtp_port, timeout=self.timeout,
+                                                      context=ssl.create_default_context())
+            else:
+                conn = smtplib.SMTP(m.smtp_host, m.smtp_port, timeout=self.timeout)
+                if m.smtp_security == "starttls":
+                    conn.starttls(context=ssl.create_default_context())
+            if m.smtp_user:
+                conn.login(m.smtp_user, self.password)
+        except smtplib.SMTPResponseException as exc:
+            raise _answer(exc.smtp_code, exc.smtp_error) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(f"cannot connect to {m.smtp_host}:{m.smtp_port}: {exc}",
+                                connection=True) from exc
+        return conn
+
+    def __enter__(self) -> SmtpBackend:
+        return self
+
+    def send(self, msg: EmailMessage) -> None:
+        if self.conn is None:
+            self.conn = self._connect()
+        try:
+            refused = self.conn.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            raise _answer(code, text) from exc
+        except smtplib.SMTPResponseException as exc:  # sender refused, data error, ...
+            raise _answer(exc.smtp_code, exc.smtp_error) from exc
+        except (OSError, smtplib.SMTPException) as exc:  # disconnected, timeout, reset
+            self.conn = None
+            raise DeliveryError(f"connection lost: {exc}", connection=True) from exc
+        if refused:  # only possible with several recipients; we send one per message
+            code, text = next(iter(refused.values()))
+            raise _answer(code, text)
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (OSError, smtplib.SMTPException):
+                self.conn.close()
+            self.conn = None
+
+
+class OutboxBackend:
+    """Writes each message to `<outbox_dir>/<message id>.eml` atomically (temp + rename)."""
+
+    def __init__(self, config: Config) -> None:
+        self.folder = config.outbox_dir
+
+    def __enter__(self) -> OutboxBackend:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OperationalError("[mail] outbox_dir", f"cannot create {self.folder}: {exc}") from exc
+        return self
+
+    def path_for(self, message_id: str) -> Path:
+        name = re.sub(r"[^A-Za-z0-9@._-]", "_", message_id.strip("<>"))
+        return self.folder / f"{name}.eml"
+
+    def send(self, msg: EmailMessage) -> None:
+        path = self.path_for(str(msg["Message-ID"]))
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(msg.as_bytes())  # msg.policy: CRLF line ends
+            os.replace(tmp, path)  # a resend of the same Message-ID overwrites, never duplicates
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise DeliveryError(f"cannot write {path}: {exc}", connection=True) from exc
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None
+
+
+def open_backend(config: Config) -> SmtpBackend | OutboxBackend:
+    return SmtpBackend(config) if config.mail.backend == "smtp" else OutboxBackend(config)
