@@ -14,13 +14,15 @@ July 2021 (CDT, -05:00) and in July 2024 (CST, -06:00). Zones whose rule cannot 
 an RRULE (Julian-day rules, times outside 00:00-24:00) get explicit transitions found with
 zoneinfo instead, which is equally correct, only longer.
 
-The TZif files are read by the ``ical`` package's TZif reader (the same tzdata zoneinfo uses).
+The TZif files are parsed by the ``ical`` package's TZif reader, from the files zoneinfo uses.
 Wall-clock values in a VTIMEZONE are floating by definition; they are formatted as text from
 aware UTC instants plus the offset in force, so no naive datetime is built here.
 """
 
 from __future__ import annotations
 
+import os
+import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -28,7 +30,9 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 from ical.tzif import timezoneinfo
+from ical.tzif.model import TimezoneInfo
 from ical.tzif.tz_rule import Rule, RuleDate
+from ical.tzif.tzif import read_tzif
 from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
 
 _DAY = timedelta(days=1)
@@ -48,9 +52,10 @@ class Change:
 @lru_cache(maxsize=512)
 def vtimezone(key: str, first_year: int, last_year: int) -> Timezone:
     """Return a VTIMEZONE for IANA zone `key` that is right for local times in the given years."""
-    info = timezoneinfo.read(key)
+    info = _read_tzif(key)
     range_start = datetime(first_year, 1, 1, tzinfo=UTC) - _DAY
-    explicit = _explicit_changes(info.transitions)
+    range_end = datetime(last_year + 1, 1, 1, tzinfo=UTC) + _DAY
+    explicit = [c for c in _explicit_changes(info.transitions) if c.utc < range_end]
     rule = info.rule
     rrule_parts = _rule_components(rule, explicit) if rule is not None else None
     if rrule_parts is None and rule is not None and rule.dst is not None:
@@ -72,6 +77,21 @@ def vtimezone(key: str, first_year: int, last_year: int) -> Timezone:
         epoch = datetime(1970, 1, 1, tzinfo=UTC)
         tz.add_component(_observance(Change(epoch, offset, offset, name, False)))
     return tz
+
+
+def _read_tzif(key: str) -> TimezoneInfo:
+    """The zone's TZif data from the same place zoneinfo reads it: TZPATH, then tzdata.
+
+    The system tzdata and the tzdata package can be different releases (Morocco's rules differ
+    between 2025b and 2026f); the VTIMEZONE must match the zoneinfo we compute instants with.
+    """
+    ZoneInfo(key)  # refuses names that are not zones (and paths)
+    for folder in zoneinfo.TZPATH:
+        path = os.path.join(folder, key)
+        if os.path.isfile(path):
+            with open(path, "rb") as handle:
+                return read_tzif(handle.read())
+    return timezoneinfo.read(key)
 
 
 def vtimezone_text(key: str, first_year: int, last_year: int) -> str:
