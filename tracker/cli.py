@@ -160,3 +160,6 @@ from tracker.cli_feeds import import_group, publish, serve  # noqa: E402
 main.add_command(publish)
 main.add_command(serve)
 main.add_command(import_group)
+from tracker.cli_remind import remind  # noqa: E402
+
+main.add_command(remind)

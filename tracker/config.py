@@ -65,6 +65,8 @@ class MailSection:
     smtp_security: str = "none"
     smtp_user: str = ""
     smtp_password_env: str = "TRACKER_SMTP_PASSWORD"
+    batch_size: int = 100  # rows one scheduler claims at a time
+    lease_seconds: int = 300  # a claim not marked by then is taken up again
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("[mail] smtp_security", 'must be "none", "starttls" or "ssl"')
     if not 0 < m.smtp_port < 65536:
         raise ConfigError("[mail] smtp_port", "must be a port number from 1 to 65535")
+    if m.batch_size < 1 or m.lease_seconds < 1:
+        raise ConfigError("[mail] batch_size/lease_seconds", "must be 1 or more")
     if not 0 < config.serve.port < 65536:
         raise ConfigError("[serve] port", "must be a port number from 1 to 65535")
 

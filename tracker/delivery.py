@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -141,3 +142,64 @@ def dry_run(config: Config, now: datetime, limit: int = 1000) -> RoundReport:
         finally:
             s.rollback()
     return report
+
+
+class FeedPublisher:
+    """Publish the feeds when events or deadlines changed since the last look (or hourly).
+
+    `publish` writes only files whose bytes changed, but rendering every feed every 15 s would
+    waste the round; a cheap fingerprint (counts and latest modification) decides instead. The
+    hourly run lets cancelled items age out of the feeds.
+    """
+
+    def __init__(self, every: timedelta = timedelta(hours=1)) -> None:
+        self.last: tuple[object, ...] | None = None
+        self.at: datetime | None = None
+        self.every = every
+
+    def _fingerprint(self, config: Config) -> tuple[object, ...]:
+        from sqlalchemy import func
+
+        from tracker.models import Event
+        with session_scope(config.database_url) as s:
+            return tuple(
+                s.execute(select(func.count(), func.max(m.modified_at))).one()
+                for m in (Event, Deadline)
+            )
+
+    def __call__(self, config: Config, now: datetime) -> list[str]:
+        from tracker.publish import publish
+
+        mark = self._fingerprint(config)
+        if mark == self.last and self.at is not None and now - self.at < self.every:
+            return []
+        result = publish(config, now)
+        self.last, self.at = mark, now
+        written = [f.name for f in result.written]
+        if written:
+            log.info("published %s", ", ".join(written))
+        return written
+
+
+def preview(session: Session, config: Config, deadline_id: str, email: str | None,
+            now: datetime) -> EmailMessage:
+    """The reminder a member (else the first follower, else a sample member) would get now."""
+    from tracker.deadlines import get_deadline
+    from tracker.members import get_member
+    from tracker.outbox_sync import make_message_id, sender_domain
+
+    deadline = get_deadline(session, deadline_id)
+    if email:
+        member = get_member(session, email)
+    else:
+        series = deadline.all_series
+        member = next((m for m in session.scalars(
+            select(Member).where(Member.active.is_(True)).order_by(Member.id))
+            if m.follows(series, deadline.kind)), None)
+        if member is None:  # not stored: only to show what the mail looks like
+            member = Member(id=0, email="member@example.org", name="Sample Member",
+                            tz=deadline.tz, unsubscribe_token="SAMPLE-TOKEN")
+    kind = "cancelled" if deadline.status == "cancelled" else "reminder"
+    message_id = make_message_id(kind, member.id, deadline.id, "preview", deadline.sequence,
+                                 sender_domain(config.mail.sender))
+    return render(config, kind, deadline, member, message_id, now)
