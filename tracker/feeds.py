@@ -27,6 +27,7 @@ from icalendar import Alarm, Calendar
 from icalendar import Event as VEvent
 from icalendar.prop import vDuration
 
+from tracker.errors import TrackerError
 from tracker.models import Deadline, Event
 from tracker.timeparse import start_of_day
 from tracker.vtimezone import vtimezone_text
@@ -47,6 +48,15 @@ class FeedSettings:
     name: str
     refresh: str = "PT1H"
     cancelled_days: int = 60
+
+    @property
+    def refresh_delta(self) -> timedelta:
+        try:
+            return vDuration.from_ical(self.refresh)
+        except ValueError:
+            raise TrackerError(
+                "[calendars] refresh", f"'{self.refresh}' is not an ISO 8601 duration such as PT1H"
+            ) from None
 
     @classmethod
     def from_config(cls, config: object) -> FeedSettings:
@@ -131,9 +141,9 @@ def deadline_description(dl: Deadline) -> str:
         footer.append(f"Opens: {_local_text(dl.opens_utc, dl.tz)}")
     footer.append(f"Due: {_local_text(dl.due_utc, dl.tz)}")
     if dl.email:
-        footer.append(f"E-mail: {dl.email}")
-    if dl.event is not None:
-        footer.append(f"Event: {dl.event.title}")
+        footer.append(f"E-mail: {' '.join(dl.email.split())}")
+    if dl.event is not None:  # one line each, so the footer can be told from instructions
+        footer.append(f"Event: {' '.join(dl.event.title.split())}")
     instructions = (dl.instructions or "").strip()
     return "\n\n".join(p for p in (instructions, "\n".join(footer)) if p)
 
@@ -239,8 +249,9 @@ def render_calendar(
     cal.add("METHOD", "PUBLISH")
     cal.add("NAME", title)
     cal.add("X-WR-CALNAME", title)
-    cal.add("REFRESH-INTERVAL", settings.refresh, parameters={"VALUE": "DURATION"}, encode=False)
-    cal.add("X-PUBLISHED-TTL", settings.refresh, encode=False)
+    refresh = settings.refresh_delta
+    cal.add("REFRESH-INTERVAL", refresh, parameters={"VALUE": "DURATION"})
+    cal.add("X-PUBLISHED-TTL", vDuration(refresh))
     head = cal.to_ical().decode("utf-8")
     end_marker = "END:VCALENDAR\r\n"
     assert head.endswith(end_marker)
