@@ -223,7 +223,8 @@ def _bulk_update(rnd: _Round, params: list[dict], **values: object) -> None:
     table = OutboxRow.__table__
     stmt = (
         update(table)
-        .where(table.c.id == bindparam("i"), table.c.state.in_(("pending", "skipped")))
+        .where(table.c.id == bindparam("i"),
+               or_(table.c.state == "pending", table.c.state == "skipped"))
         .values(updated_at=rnd.now, **values)
     )
     rnd.session.connection().execute(stmt, params)

@@ -46,6 +46,9 @@ def plugin_routes(config: Config, now_fn: NowFn) -> list[BaseRoute]:
     """Routes other modules add to the server: one line per module below the marker."""
     routes: list[BaseRoute] = []
     # --- other modules' routes register here, e.g. routes += unsubscribe.routes(config, now_fn)
+    from tracker import unsubscribe
+
+    routes += unsubscribe.routes(config, now_fn)
     return routes
 
 
@@ -89,7 +92,7 @@ def _calendar_response(request: Request, body: _Body, cache_control: str) -> Res
 
 
 def _not_found() -> Response:
-    return PlainTextResponse("Not found\n", status_code=404)
+    return PlainTextResponse("Not Found", status_code=404)  # the same as Starlette's own 404
 
 
 class FeedServer:
