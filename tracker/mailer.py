@@ -157,7 +157,7 @@ def item_ics(config: Config, deadline: Deadline, now: datetime) -> bytes:
     from tracker.feeds import FeedSettings, item_from_deadline, render_calendar
 
     return render_calendar([item_from_deadline(deadline)], FeedSettings.from_config(config),
-                           now, name=deadline.title)
+                           now, name=one_line(deadline.title))
 
 
 def render(config: Config, kind: str, deadline: Deadline, member: Member, message_id: str,
