@@ -10,7 +10,8 @@ Choices a subscriber will notice:
   subscribed calendars remove them, then drop out.
 - Our own properties, for a faithful `tracker import ics` round trip: X-TRACKER-KIND (the
   deadline kind; absent on events), X-TRACKER-OPENS / X-TRACKER-OPENS-DATE (window opening),
-  X-TRACKER-DUE-DATE (due "on a date"), X-TRACKER-MODE (event mode).
+  X-TRACKER-DUE-DATE (due "on a date"), X-TRACKER-EMAIL, X-TRACKER-MODE (event mode), X-TRACKER-TZ (zone of an all-day
+  event).
 - Each VEVENT's text is rendered once per change: `VeventCache` keys it by UID and a
   fingerprint of everything it shows, so publishing 30,000 unchanged items is a concatenation.
 """
@@ -32,7 +33,7 @@ from tracker.models import Deadline, Event
 from tracker.timeparse import start_of_day
 from tracker.vtimezone import vtimezone_text
 
-RENDER_VERSION = "1"  # bump when the VEVENT layout changes: every cached text is re-rendered
+RENDER_VERSION = "2"  # bump when the VEVENT layout changes: every cached text is re-rendered
 PRODID = "-//Alliance NGO tracker//tracker feeds 1.0//EN"
 DEADLINE_MINUTES = 15
 ALARM_BEFORE = timedelta(days=1)
@@ -101,7 +102,9 @@ class FeedItem:
 def item_from_event(ev: Event) -> FeedItem:
     """Snapshot an Event for rendering."""
     end_date = ev.end_date + timedelta(days=1) if ev.all_day and ev.end_date else None
-    extra = (("X-TRACKER-MODE", ev.mode),) if ev.mode else ()
+    extra: tuple[tuple[str, str], ...] = (("X-TRACKER-MODE", ev.mode),) if ev.mode else ()
+    if ev.all_day:  # VALUE=DATE has no TZID; keep the zone for a faithful re-import
+        extra += (("X-TRACKER-TZ", ev.tz),)
     return FeedItem(
         uid=ev.uid, kind="event", title=ev.title, tz=ev.tz, start_utc=ev.start_utc,
         end_utc=ev.end_utc, all_day=ev.all_day, start_date=ev.start_date if ev.all_day else None,
@@ -124,6 +127,8 @@ def item_from_deadline(dl: Deadline) -> FeedItem:
         extra.append(("X-TRACKER-OPENS-DATE", dl.opens_date.strftime("%Y%m%d")))
     if dl.due_date is not None:
         extra.append(("X-TRACKER-DUE-DATE", dl.due_date.strftime("%Y%m%d")))
+    if dl.email:
+        extra.append(("X-TRACKER-EMAIL", dl.email))
     return FeedItem(
         uid=dl.uid, kind=dl.kind, title=dl.title, tz=dl.tz, start_utc=dl.due_utc, end_utc=end,
         all_day=False, start_date=None, end_date=None, location=dl.location or "",

@@ -108,7 +108,7 @@ def _values(item: Incoming) -> dict[str, object]:
             "url": item.url, "status": item.status, "visibility": item.visibility,
             "opens_utc": item.opens_utc, "opens_date": item.opens_date,
             "due_date": item.due_date, "due_utc": item.start_utc,
-            "instructions": item.description,
+            "instructions": item.description, "email": item.email,
         }
     return {name: getattr(item, name) for name in EVENT_FIELDS}
 
@@ -116,6 +116,8 @@ def _values(item: Incoming) -> dict[str, object]:
 def _update(existing: Event | Deadline, item: Incoming, now: datetime) -> bool:
     """Apply material differences; bump sequence and modified_at only when there are some."""
     values = _values(item)
+    if getattr(existing, "status", "") == "extended" and values.get("status") == "open":
+        values["status"] = "extended"  # feeds show both as CONFIRMED
     changed = [k for k, v in values.items() if getattr(existing, k) != v]
     current_series = existing.all_series if isinstance(existing, Deadline) else existing.series
     series_changed = list(current_series) != item.series

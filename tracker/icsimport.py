@@ -68,6 +68,7 @@ class Incoming:
     opens_utc: datetime | None = None
     opens_date: date | None = None
     due_date: date | None = None
+    email: str = ""
 
     @property
     def is_deadline(self) -> bool:
@@ -184,7 +185,8 @@ def _read_vevent(ev: icalendar.Event, floating_tz: str, series: list[str], where
     if isinstance(start, datetime):
         _timed(item, ev, start_prop, floating_tz, where)
     else:
-        _all_day(item, ev, start, floating_tz)
+        own = _zone_name(str(ev.get("X-TRACKER-TZ", "")))
+        _all_day(item, ev, start, own or floating_tz)
     if item.is_deadline:
         try:
             _deadline_fields(item, ev)
@@ -261,7 +263,7 @@ def _all_day(item: Incoming, ev: icalendar.Event, start: date, tz: str) -> None:
         last = start + timedelta(days=ev["DURATION"].dt.days - 1)
     else:
         last = start
-    item.all_day, item.start_date, item.end_date = True, start, last
+    item.all_day, item.start_date, item.end_date, item.tz = True, start, last, tz
     item.start_utc = tp.start_of_day(start, tz)
     item.end_utc = tp.start_of_day(last + timedelta(days=1), tz)
 
@@ -273,6 +275,7 @@ def _deadline_fields(item: Incoming, ev: icalendar.Event) -> None:
         item.opens_utc = _utc_text(opens)
     item.opens_date = _date_text(str(ev.get("X-TRACKER-OPENS-DATE", "")).strip())
     item.due_date = _date_text(str(ev.get("X-TRACKER-DUE-DATE", "")).strip())
+    item.email = str(ev.get("X-TRACKER-EMAIL", "")).strip()
 
 
 def _utc_text(text: str) -> datetime:
