@@ -28,6 +28,7 @@ run: $(STAMP)
 	$(BIN)/tracker --config $(CONFIG) init --sample examples/cop12.toml
 	$(BIN)/tracker --config $(CONFIG) event list
 	$(BIN)/tracker --config $(CONFIG) deadline list --upcoming
+	$(BIN)/tracker --config $(CONFIG) publish
 
 test: $(STAMP) node_modules/.stamp
 	$(BIN)/ruff check tracker tests scheduler.py bench
