@@ -67,6 +67,7 @@ class MailSection:
     smtp_password_env: str = "TRACKER_SMTP_PASSWORD"
     batch_size: int = 100  # rows one scheduler claims at a time
     lease_seconds: int = 300  # a claim not marked by then is taken up again
+    retry_seconds: int = 30  # first backoff after a temporary failure; doubles, at most 1 h
 
 
 @dataclass(frozen=True)
@@ -222,8 +223,9 @@ def _validate(config: Config) -> None:
         raise ConfigError("[mail] smtp_security", 'must be "none", "starttls" or "ssl"')
     if not 0 < m.smtp_port < 65536:
         raise ConfigError("[mail] smtp_port", "must be a port number from 1 to 65535")
-    if m.batch_size < 1 or m.lease_seconds < 1:
-        raise ConfigError("[mail] batch_size/lease_seconds", "must be 1 or more")
+    for key in ("batch_size", "lease_seconds", "retry_seconds"):
+        if getattr(m, key) < 1:
+            raise ConfigError(f"[mail] {key}", "must be 1 or more")
     if not 0 < config.serve.port < 65536:
         raise ConfigError("[serve] port", "must be a port number from 1 to 65535")
 

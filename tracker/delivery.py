@@ -61,6 +61,7 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
             stop: threading.Event | None = None) -> RoundReport:
     """Render and send claimed rows over one backend connection, marking each right away."""
     report = RoundReport()
+    first = timedelta(seconds=config.mail.retry_seconds)
     with session_scope(config.database_url) as s:
         deadlines, members = _load(s, rows)
     renewed = time.monotonic()
@@ -85,11 +86,11 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
                     report.failed += 1
                     continue
                 log.info("temporary failure for %s: %s", row.message_id, exc.answer)
-                _mark(config, outbox.mark_retry, row, owner, clock(), exc.answer)
+                _mark(config, outbox.mark_retry, row, owner, clock(), exc.answer, first)
                 report.retried += 1
                 if exc.connection:  # the server is unreachable: the rest wait for backoff
                     for rest in rows[i + 1:]:
-                        _mark(config, outbox.mark_retry, rest, owner, clock(), exc.answer)
+                        _mark(config, outbox.mark_retry, rest, owner, clock(), exc.answer, first)
                         report.retried += 1
                     break
                 continue

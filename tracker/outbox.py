@@ -176,16 +176,17 @@ def mark_sent(session: Session, row_id: int, owner: str, now: datetime) -> bool:
                    attempts=table.c.attempts + 1)
 
 
-def backoff(attempts: int) -> timedelta:
+def backoff(attempts: int, first: timedelta = BACKOFF_FIRST) -> timedelta:
     """30 s, 1 min, 2 min, ... at most an hour, after the n-th failed attempt."""
-    return min(BACKOFF_FIRST * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    return min(first * (2 ** min(max(attempts - 1, 0), 20)), BACKOFF_MAX)
 
 
-def mark_retry(session: Session, row: Claimed, owner: str, now: datetime, error: str) -> bool:
+def mark_retry(session: Session, row: Claimed, owner: str, now: datetime, error: str,
+               first: timedelta = BACKOFF_FIRST) -> bool:
     """A temporary failure (4xx, connection lost): try again later with backoff."""
     attempts = row.attempts + 1
     return _finish(session, row.id, owner, now, state="pending", attempts=attempts,
-                   next_attempt_at=now + backoff(attempts), last_error=error[:1000])
+                   next_attempt_at=now + backoff(attempts, first), last_error=error[:1000])
 
 
 def mark_failed(session: Session, row: Claimed, owner: str, now: datetime, error: str) -> bool:
