@@ -29,6 +29,7 @@ run: $(STAMP)
 	$(BIN)/tracker --config $(CONFIG) event list
 	$(BIN)/tracker --config $(CONFIG) deadline list --upcoming
 	$(BIN)/tracker --config $(CONFIG) publish
+	$(BIN)/python scheduler.py --config $(CONFIG)
 
 test: $(STAMP) node_modules/.stamp
 	$(BIN)/ruff check tracker tests scheduler.py bench
