@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -94,7 +95,7 @@ class FeedItem:
     def is_deadline(self) -> bool:
         return self.kind != "event"
 
-    @property
+    @cached_property  # an item sits in several feeds; hash it once
     def fingerprint(self) -> str:
         return hashlib.sha256(f"{RENDER_VERSION}|{self!r}".encode()).hexdigest()[:32]
 

@@ -94,6 +94,7 @@ def _read_tzif(key: str) -> TimezoneInfo:
     return timezoneinfo.read(key)
 
 
+@lru_cache(maxsize=512)
 def vtimezone_text(key: str, first_year: int, last_year: int) -> str:
     """The VTIMEZONE as iCalendar text (CRLF, folded), cached per zone and range."""
     return vtimezone(key, first_year, last_year).to_ical().decode("utf-8")
