@@ -21,8 +21,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar
