@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tracker import outbox
 from tracker.config import Config
-from tracker.mailer import DeliveryError, open_backend, render
+from tracker.mailer import DeliveryError, item_ics, open_backend, render
 from tracker.models import Deadline, Member
 from tracker.outbox import Claimed
 from tracker.store import get_engine, session_scope
@@ -65,6 +65,7 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
     with session_scope(config.database_url) as s:
         deadlines, members = _load(s, rows)
     renewed = time.monotonic()
+    ics_cache: dict[tuple[str, int], bytes] = {}
     with open_backend(config) as backend:
         for i, row in enumerate(rows):
             if stop is not None and stop.is_set():
@@ -75,8 +76,12 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
                 _mark(config, outbox.renew, [r.id for r in rows[i:]], owner, clock(), lease)
                 renewed = time.monotonic()
             now = clock()
-            msg = render(config, row.kind, deadlines[row.deadline_id], members[row.member_id],
-                         row.message_id, now)
+            deadline = deadlines[row.deadline_id]
+            key = (deadline.id, deadline.sequence)
+            if key not in ics_cache:  # the same item for every member of the batch
+                ics_cache[key] = item_ics(config, deadline, now)
+            msg = render(config, row.kind, deadline, members[row.member_id], row.message_id,
+                         now, ics_cache[key])
             try:
                 backend.send(msg)
             except DeliveryError as exc:

@@ -161,8 +161,8 @@ def item_ics(config: Config, deadline: Deadline, now: datetime) -> bytes:
 
 
 def render(config: Config, kind: str, deadline: Deadline, member: Member, message_id: str,
-           now: datetime) -> EmailMessage:
-    """One multipart (text + HTML + .ics) message, ready for any backend."""
+           now: datetime, ics: bytes | None = None) -> EmailMessage:
+    """One multipart (text + HTML + .ics) message; `ics` lets a batch render the item once."""
     ctx = context(config, kind, deadline, member, now)
     fam = family(kind, deadline.kind)
     text = env().get_template(f"{fam}.txt.j2").render(ctx)
@@ -183,7 +183,7 @@ def render(config: Config, kind: str, deadline: Deadline, member: Member, messag
     msg["X-Auto-Response-Suppress"] = "All"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
-    msg.add_attachment(item_ics(config, deadline, now), maintype="text", subtype="calendar",
+    msg.add_attachment(ics if ics is not None else item_ics(config, deadline, now), maintype="text", subtype="calendar",
                        filename=f"{re.sub(r'[^A-Za-z0-9_-]', '_', deadline.id)}.ics")
     # Bodies are encoded (76-column lines) by now; headers may use the RFC 5322 limit of 998,
     # so a long List-Unsubscribe URL is folded at its comma, never turned into encoded-words.

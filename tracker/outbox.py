@@ -121,7 +121,15 @@ def claim_due(session: Session, now: datetime, owner: str, limit: int,
     for milliseconds, not for the time the mail takes.
     """
     begin_write(session)
-    rows = _candidates(session, now, limit, lock=True)
+    while True:  # a batch made only of rows to skip must not look like "nothing due"
+        rows = _candidates(session, now, limit, lock=True)
+        take = _claim_batch(session, rows, now, owner, lease)
+        if take or not rows:
+            return take
+
+
+def _claim_batch(session: Session, rows: list, now: datetime, owner: str,
+                 lease: timedelta) -> list[Claimed]:
     latest = _latest_due(session, rows, now)
     take, skip = [], []
     for row in rows:
