@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
 from tests.conftest import NOW
 from tracker.deadlines import DeadlineInput, add_deadline, edit_deadline, list_deadlines
 from tracker.errors import Conflict

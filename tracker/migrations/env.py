@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import tracker.feedcache  # noqa: F401  (the feed cache table joins Base.metadata)
 import tracker.outbox_models  # noqa: F401  (the outbox tables join Base.metadata)
 from tracker.models import Base
 
