@@ -22,7 +22,7 @@ from datetime import UTC, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from tracker.config import load_config
+from tracker.config import Config, load_config
 from tracker.delivery import FeedPublisher, run_round
 from tracker.errors import TrackerError
 from tracker.store import migrate
@@ -35,7 +35,7 @@ INTERVAL = 15.0  # seconds between rounds when nothing is due sooner
 class Loop:
     """One round at a time; rounds run in APScheduler's worker thread."""
 
-    def __init__(self, config: object, owner: str, once: bool) -> None:
+    def __init__(self, config: Config, owner: str, once: bool) -> None:
         self.config = config
         self.owner = owner
         self.stop = threading.Event()
@@ -44,14 +44,14 @@ class Loop:
         self.scheduler: BackgroundScheduler | None = None
         self.once = once
         self.failed = False
-        mail = config.mail  # type: ignore[attr-defined]
+        mail = config.mail
         self.batch, self.lease = mail.batch_size, timedelta(seconds=mail.lease_seconds)
 
     def round(self) -> None:
         if not self.busy.acquire(blocking=False):
             return  # the previous round is still sending
         try:
-            report = run_round(self.config, utc_now, self.owner, batch=self.batch,  # type: ignore[arg-type]
+            report = run_round(self.config, utc_now, self.owner, batch=self.batch,
                                lease=self.lease, stop=self.stop, publish=self.publish)
             if report.sent or report.retried or report.failed:
                 log.info("round: sent %d, retry %d, failed %d", report.sent, report.retried,
@@ -72,7 +72,7 @@ class Loop:
         from tracker.outbox import next_wakeup
         from tracker.store import session_scope
 
-        with session_scope(self.config.database_url) as s:  # type: ignore[attr-defined]
+        with session_scope(self.config.database_url) as s:
             due = next_wakeup(s)
         now = utc_now()
         if due is not None and due < now + timedelta(seconds=INTERVAL):
@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = load_config(args.config)
         migrate(config.database_url)
