@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -53,22 +54,22 @@ class DeadlineInput:
     status: str | None = None
 
 
-def resolve_due(text: str, tz: str) -> tuple[datetime, object]:
+def resolve_due(text: str, tz: str) -> tuple[datetime, date | None]:
     """A due WHEN: an instant, or a date meaning 23:59 that day in `tz`."""
-    when = tp.parse_when(text, tz, "--due")
-    if when.is_date:
-        assert when.day is not None
-        return tp.end_of_day(when.day, tz), when.day
-    assert when.utc is not None
-    return when.utc, None
+    return _resolve(text, tz, "--due", tp.end_of_day)
 
 
-def resolve_opens(text: str, tz: str) -> tuple[datetime, object]:
+def resolve_opens(text: str, tz: str) -> tuple[datetime, date | None]:
     """An opening WHEN: an instant, or a date meaning the start of that day in `tz`."""
-    when = tp.parse_when(text, tz, "--opens")
-    if when.is_date:
-        assert when.day is not None
-        return tp.start_of_day(when.day, tz), when.day
+    return _resolve(text, tz, "--opens", tp.start_of_day)
+
+
+def _resolve(
+    text: str, tz: str, field: str, on_date: Callable[[date, str], datetime]
+) -> tuple[datetime, date | None]:
+    when = tp.parse_when(text, tz, field)
+    if when.day is not None:
+        return on_date(when.day, tz), when.day
     assert when.utc is not None
     return when.utc, None
 
@@ -108,9 +109,9 @@ def add_deadline(
         series=check_tags(values.series or []),
         **_text_fields(values),
     )
-    deadline.due_utc, deadline.due_date = resolve_due(values.due, tz)  # type: ignore[assignment]
+    deadline.due_utc, deadline.due_date = resolve_due(values.due, tz)
     if values.opens:
-        deadline.opens_utc, deadline.opens_date = resolve_opens(values.opens, tz)  # type: ignore[assignment]
+        deadline.opens_utc, deadline.opens_date = resolve_opens(values.opens, tz)
     _check_window(deadline)
     session.add(deadline)
     session.flush()
@@ -197,12 +198,12 @@ def _edit_times(deadline: Deadline, values: DeadlineInput) -> None:
                             else tp.wall_time(deadline.opens_utc, deadline.tz))
         deadline.tz = tz
     if values.due is not None:
-        deadline.due_utc, deadline.due_date = resolve_due(values.due, tz)  # type: ignore[assignment]
+        deadline.due_utc, deadline.due_date = resolve_due(values.due, tz)
     if values.opens is not None:
         if values.opens.strip().lower() in ("", "none"):
             deadline.opens_utc, deadline.opens_date = None, None
         else:
-            deadline.opens_utc, deadline.opens_date = resolve_opens(values.opens, tz)  # type: ignore[assignment]
+            deadline.opens_utc, deadline.opens_date = resolve_opens(values.opens, tz)
     _check_window(deadline)
 
 
