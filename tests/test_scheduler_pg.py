@@ -24,7 +24,7 @@ def test_two_schedulers_on_postgresql_send_each_reminder_once(
     add_members(pg_url, now, 300, remind="4h")
     add_deadline_at(pg_url, now, "soon", iso_utc(now + timedelta(hours=3)))
     server = SmtpServer().start()
-    server.handler.delay = 0.002
+    server.handler.delay = 0.005  # sending takes seconds, so both processes get rows
     procs = []
     try:
         configs = []
