@@ -114,6 +114,13 @@ def test_cancel_event_cancels_its_deadlines(cop: Cli) -> None:
     assert load(cop.ok("deadline", "list", "--upcoming", "--json").stdout) == []
 
 
+def test_edit_status_cancelled_also_cancels_deadlines(cop: Cli) -> None:
+    cop.ok("event", "edit", "cop12", "--status", "cancelled")
+    data = load(cop.ok("deadline", "list", "--json").stdout)
+    assert {d["status"] for d in data} == {"cancelled"}
+    assert load(cop.ok("event", "show", "cop12", "--json").stdout)["status"] == "cancelled"
+
+
 def test_filters(cop: Cli) -> None:
     cop.ok("deadline", "add", "Fee", "--kind", "payment", "--due", "2030-01-31", "--id", "fee")
     assert [d["id"] for d in load(cop.ok("deadline", "list", "--kind", "payment",

@@ -197,8 +197,11 @@ def edit_event(session: Session, event_id: str, values: EventInput, *, now: date
         event.series = check_tags(values.series)
     if values.status is not None:
         status = check_choice(values.status, EVENT_STATUSES, "--status")
-        event.cancelled_at = now if status == "cancelled" and event.status != "cancelled" \
-            else (None if status != "cancelled" else event.cancelled_at)
+        if status == "cancelled" and event.status != "cancelled":
+            _cancel_deadlines(session, event, now)
+            event.cancelled_at = now
+        elif status != "cancelled":
+            event.cancelled_at = None
         event.status = status
     for name, value in _optional_fields(values).items():
         if getattr(values, name) is not None:
@@ -233,18 +236,20 @@ def _snapshot(event: Event) -> dict[str, object]:
 
 def cancel_event(session: Session, event_id: str, *, now: datetime) -> tuple[Event, list[Deadline]]:
     """Cancel an event and its deadlines that are still open (they cannot apply any more)."""
-    from tracker.deadlines import cancel_deadline
-
     event = get_event(session, event_id)
     if event.status == "cancelled":
         raise TrackerError("EVENT", f"'{event_id}' is already cancelled")
     event.status, event.cancelled_at = "cancelled", now
     event.sequence += 1
     event.modified_at = now
-    cancelled = [
-        cancel_deadline(session, d.id, now=now) for d in event.deadlines if d.status != "cancelled"
-    ]
-    return event, cancelled
+    return event, _cancel_deadlines(session, event, now)
+
+
+def _cancel_deadlines(session: Session, event: Event, now: datetime) -> list[Deadline]:
+    from tracker.deadlines import cancel_deadline
+
+    return [cancel_deadline(session, d.id, now=now)
+            for d in event.deadlines if d.status != "cancelled"]
 
 
 def list_events(
