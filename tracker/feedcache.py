@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import String, Text, delete, select
+from sqlalchemy import BigInteger, Integer, String, Text, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -55,3 +55,19 @@ def prune(session: Session, stale: Iterable[str]) -> int:
     for i in range(0, len(uids), _CHUNK):
         session.execute(delete(FeedCacheEntry).where(FeedCacheEntry.uid.in_(uids[i : i + _CHUNK])))
     return len(uids)
+
+
+class FeedGeneration(Base):
+    """One row whose counter database triggers bump on every change to events or deadlines
+    (migration 0005), so a server can tell in one primary-key read whether its in-memory
+    private feeds are still current."""
+
+    __tablename__ = "feed_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
+def generation(session: Session) -> int | None:
+    """The current data generation (None if the row is missing: treat as always changed)."""
+    return session.scalar(select(FeedGeneration.generation).where(FeedGeneration.id == 1))

@@ -19,6 +19,7 @@ Choices a subscriber will notice:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -229,10 +230,16 @@ class VeventCache:
 
 def visible(item: FeedItem, settings: FeedSettings, now: datetime) -> bool:
     """False for cancelled items whose grace period (cancelled_days) is over."""
+    gone = hidden_from(item, settings)
+    return gone is None or now < gone
+
+
+def hidden_from(item: FeedItem, settings: FeedSettings) -> datetime | None:
+    """The instant a cancelled item drops out of the feeds (None: it stays)."""
     if item.status != "CANCELLED":
-        return True
+        return None
     since = item.cancelled_at or item.modified_at
-    return now < since + timedelta(days=settings.cancelled_days)
+    return since + timedelta(days=settings.cancelled_days)
 
 
 def render_calendar(
@@ -247,7 +254,24 @@ def render_calendar(
     shown = sorted(
         (i for i in items if visible(i, settings, now)), key=lambda i: (i.start_utc, i.uid)
     )
-    title = name or settings.name
+    parts = [calendar_head(settings, name)]
+    parts += vtimezone_parts(zones_used(shown))
+    parts += [cache.text(i) for i in shown]
+    parts.append(CALENDAR_END)
+    return "".join(parts).encode("utf-8")
+
+
+CALENDAR_END = "END:VCALENDAR\r\n"
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")  # not TAB: TEXT allows it
+
+
+def calendar_head(settings: FeedSettings, name: str | None = None) -> str:
+    """BEGIN:VCALENDAR and the calendar properties; a feed is head + VTIMEZONEs + VEVENTs + end.
+
+    Control characters in the name (a member's name with a line break) become one space: a
+    calendar name is one line, and icalendar refuses an unescaped newline in NAME.
+    """
+    title = _CONTROL.sub(" ", name or settings.name)
     cal = Calendar()
     cal.add("PRODID", PRODID)
     cal.add("VERSION", "2.0")
@@ -259,13 +283,14 @@ def render_calendar(
     cal.add("REFRESH-INTERVAL", refresh, parameters={"VALUE": "DURATION"})
     cal.add("X-PUBLISHED-TTL", vDuration(refresh))
     head = cal.to_ical().decode("utf-8")
-    end_marker = "END:VCALENDAR\r\n"
-    assert head.endswith(end_marker)
-    parts = [head[: -len(end_marker)]]
-    parts += [vtimezone_text(zone, *years) for zone, years in sorted(zones_used(shown).items())]
-    parts += [cache.text(i) for i in shown]
-    parts.append(end_marker)
-    return "".join(parts).encode("utf-8")
+    if not head.endswith(CALENDAR_END):  # icalendar always ends a component so
+        raise ValueError("icalendar wrote a calendar without END:VCALENDAR")
+    return head[: -len(CALENDAR_END)]
+
+
+def vtimezone_parts(years: dict[str, tuple[int, int]]) -> list[str]:
+    """One VTIMEZONE text per zone (sorted by name) covering its (first, last) years."""
+    return [vtimezone_text(zone, *span) for zone, span in sorted(years.items())]
 
 
 def zones_used(items: Iterable[FeedItem]) -> dict[str, tuple[int, int]]:
