@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from tracker import outbox
 from tracker.config import Config
-from tracker.mailer import DeliveryError, item_ics, open_backend, render
+from tracker.errors import OperationalError
+from tracker.mailer import Composer, DeliveryError, open_backend, render
 from tracker.models import Deadline, Member
 from tracker.outbox import Claimed
 from tracker.store import get_engine, session_scope
@@ -57,6 +59,16 @@ def _mark(config: Config, fn: Callable[..., bool], *args: object) -> None:
         fn(s, *args)
 
 
+def _mark_sent(conn: Connection, row: Claimed, owner: str, now: datetime) -> None:
+    """Commit the `sent` mark now, on the batch's own connection (no session per message)."""
+    try:
+        outbox.mark_sent(conn, row.id, owner, now)
+        conn.commit()
+    except SAOperationalError as exc:
+        conn.rollback()
+        raise OperationalError("database", f"cannot mark {row.message_id} sent: {exc.orig}") from exc
+
+
 def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease: timedelta,
             stop: threading.Event | None = None) -> RoundReport:
     """Render and send claimed rows over one backend connection, marking each right away."""
@@ -65,8 +77,8 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
     with session_scope(config.database_url) as s:
         deadlines, members = _load(s, rows)
     renewed = time.monotonic()
-    ics_cache: dict[tuple[str, int], bytes] = {}
-    with open_backend(config) as backend:
+    composer = Composer(config)  # the .ics and fixed headers once per batch
+    with open_backend(config) as backend, get_engine(config.database_url).connect() as marks:
         for i, row in enumerate(rows):
             if stop is not None and stop.is_set():
                 _mark(config, outbox.release, [r.id for r in rows[i:]], owner, clock())
@@ -75,13 +87,8 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
             if time.monotonic() - renewed > lease.total_seconds() / 3:
                 _mark(config, outbox.renew, [r.id for r in rows[i:]], owner, clock(), lease)
                 renewed = time.monotonic()
-            now = clock()
-            deadline = deadlines[row.deadline_id]
-            key = (deadline.id, deadline.sequence)
-            if key not in ics_cache:  # the same item for every member of the batch
-                ics_cache[key] = item_ics(config, deadline, now)
-            msg = render(config, row.kind, deadline, members[row.member_id], row.message_id,
-                         now, ics_cache[key])
+            msg = composer.compose(row.kind, deadlines[row.deadline_id], members[row.member_id],
+                                   row.message_id, clock())
             try:
                 backend.send(msg)
             except DeliveryError as exc:
@@ -101,7 +108,7 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
                 continue
             # The server has the message. A crash before this commit re-sends it later with
             # the same Message-ID (see tracker.outbox): the one window no system can close.
-            _mark(config, outbox.mark_sent, row.id, owner, clock())
+            _mark_sent(marks, row, owner, clock())
             report.sent += 1
     return report
 

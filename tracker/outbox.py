@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Connection, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.models import Deadline, Member
@@ -137,7 +137,6 @@ def _claim_batch(session: Session, rows: list, now: datetime, owner: str,
         (skip.append({"i": row.id, "e": reason}) if reason else take.append(row))
     table = OutboxRow.__table__
     if skip:
-        from sqlalchemy import bindparam
         session.connection().execute(
             update(table).where(table.c.id == bindparam("i"))
             .values(state="skipped", last_error=bindparam("e"), lease_owner=None,
@@ -172,16 +171,33 @@ def _finish(session: Session, row_id: int, owner: str, now: datetime, **values: 
                             table.c.lease_owner == owner)
         .values(lease_owner=None, lease_until=None, updated_at=now, **values)
     )
-    if not result.rowcount:
+    return _finished(result.rowcount, row_id, owner)
+
+
+def _finished(rowcount: int, row_id: int, owner: str) -> bool:
+    if not rowcount:
         log.warning("outbox row %s: lease of %s was lost before it was marked", row_id, owner)
-    return bool(result.rowcount)
+    return bool(rowcount)
 
 
-def mark_sent(session: Session, row_id: int, owner: str, now: datetime) -> bool:
-    """Record that the server accepted the message."""
-    table = OutboxRow.__table__
-    return _finish(session, row_id, owner, now, state="sent", sent_at=now, last_error=None,
-                   attempts=table.c.attempts + 1)
+def _sent_statement() -> Update:
+    t = OutboxRow.__table__
+    at = bindparam("at", type_=t.c.sent_at.type)
+    return (
+        update(t).where(t.c.id == bindparam("row"), t.c.state == "claimed",
+                        t.c.lease_owner == bindparam("owner"))
+        .values(state="sent", sent_at=at, updated_at=at, last_error=None, lease_owner=None,
+                lease_until=None, attempts=t.c.attempts + 1)
+    )
+
+
+_SENT = _sent_statement()  # built once: it runs once per message sent
+
+
+def mark_sent(db: Session | Connection, row_id: int, owner: str, now: datetime) -> bool:
+    """Record that the server accepted the message (`db`: a session or a plain connection)."""
+    result = db.execute(_SENT, {"row": row_id, "owner": owner, "at": now})
+    return _finished(result.rowcount, row_id, owner)  # type: ignore[attr-defined]
 
 
 def backoff(attempts: int, first: timedelta = BACKOFF_FIRST) -> timedelta:
