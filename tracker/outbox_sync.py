@@ -61,6 +61,7 @@ class _Round:
     domain: str
     report: SyncReport = field(default_factory=SyncReport)
     planned: set[str] = field(default_factory=set)
+    within: dict[datetime, set[str]] = field(default_factory=dict)  # reach -> deadline ids
 
 
 def sender_domain(sender: str) -> str:
@@ -355,9 +356,11 @@ def _plan_member(rnd: _Round, member: MemberView, modified_at: datetime,
 def _replan_member(rnd: _Round, member: MemberView, new: bool) -> None:
     """Plan one member against the deadlines where their moments could already have rows."""
     reach = rnd.now + HORIZON + DAY + _max_offset(rnd, member)
-    ids = set(rnd.session.scalars(
-        select(Deadline.id).where(Deadline.due_utc > rnd.now, Deadline.due_utc < reach)
-    ))
+    if reach not in rnd.within:  # members with the same offsets share it: one query, not one each
+        rnd.within[reach] = set(rnd.session.scalars(
+            select(Deadline.id).where(Deadline.due_utc > rnd.now, Deadline.due_utc < reach)
+        ))
+    ids = set(rnd.within[reach])
     if not new:
         ids |= set(rnd.session.scalars(
             select(OutboxRow.deadline_id).where(
