@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from tests.conftest import Cli
-from tests.feed_data import NOW, add_all, expected_times, hidden_rows, matrix, member
+from tests.feed_data import (
+    NOW,
+    add_all,
+    expected_times,
+    hidden_rows,
+    matrix,
+    member,
+    timed_event,
+)
 from tests.feedcheck import read_all, read_icalendar
+from tracker import feedcache
 from tracker.config import Config, build_config
 from tracker.feedcache import FeedCacheEntry
-from tracker.models import Deadline, Event
+from tracker.models import Deadline, Event, Member
 from tracker.publish import member_feed, private_feed_url, publish, write_feed
+from tracker.serve import PrivateFeeds
 from tracker.store import session_scope
 
 TOKEN_A = "tokenA_" + "a" * 25
@@ -213,3 +225,69 @@ def test_cli_publish_after_cli_edit(cli: Cli, tmp_path: Path) -> None:
                                   ("import", "ics", "--help")], ids=["publish", "serve", "import"])
 def test_commands_have_help_with_example(cli: Cli, args: tuple[str, ...]) -> None:
     assert "Example:" in cli.ok(*args).output
+
+
+def test_every_write_to_events_or_deadlines_moves_the_feed_generation(db_url: str) -> None:
+    """The triggers of migration 0005 fire on insert, update and delete, on both databases."""
+    fill(db_url)
+
+    def gen() -> int:
+        with session_scope(db_url) as s:
+            value = feedcache.generation(s)
+        assert value is not None
+        return value
+
+    steps: list[Callable[[Session], object]] = [
+        lambda s: s.execute(update(Event).where(Event.id == "tokyo").values(title="T")),
+        lambda s: s.execute(update(Deadline).where(Deadline.id == "speakers").values(url="u")),
+        lambda s: s.execute(delete(Deadline).where(Deadline.id == "cancelled-fee")),
+        lambda s: add_all(s, [timed_event("extra", "Asia/Tokyo", datetime(2025, 1, 1), 30, [])]),
+        lambda s: s.execute(delete(Event).where(Event.id == "extra")),
+    ]
+    before = gen()
+    for step in steps:
+        with session_scope(db_url) as s:
+            step(s)
+        after = gen()
+        assert after > before, step
+        before = after
+    with session_scope(db_url) as s:  # members do not change what items show
+        s.execute(update(Member).values(name="renamed"))
+    assert gen() == before
+
+
+def test_private_feeds_cache_matches_member_feed_on_both_databases(
+    tmp_path: Path, db_url: str
+) -> None:
+    fill(db_url)
+    config = make_config(tmp_path, db_url)
+    feeds = PrivateFeeds(config)
+    for token in (TOKEN_A, TOKEN_B):
+        got = feeds.feed(token, NOW)
+        assert got is not None and got.data == member_feed(config, token, NOW)
+    rendered = feeds.stats["rendered"]
+    with session_scope(db_url) as s:  # the event's title is in its deadlines' descriptions
+        ev = s.get(Event, "cop12")
+        assert ev is not None
+        ev.title, ev.sequence, ev.modified_at = "COP12 (renamed)", 1, NOW
+    got = feeds.feed(TOKEN_A, NOW)
+    assert got is not None and got.data == member_feed(config, TOKEN_A, NOW)
+    assert b"Event: COP12 (renamed)" in got.data
+    assert feeds.stats["rendered"] == rendered + 3  # cop12 and its two deadlines
+    assert feeds.feed("tokenC_" + "c" * 25, NOW) is None
+    assert feeds.feed("x" * 32, NOW) is None
+
+
+def test_calendar_name_with_line_breaks_is_one_line(tmp_path: Path, sqlite_url: str) -> None:
+    fill(sqlite_url)
+    token = "tokenN_" + "n" * 25
+    with session_scope(sqlite_url) as s:
+        add_all(s, [member("n@example.net", token, ["csw"], name="Ann\r\nX-Evil: 1\rB\nC\x00")])
+    data = member_feed(make_config(tmp_path, sqlite_url), token, NOW)
+    assert data is not None
+    lines = data.decode().split("\r\n")
+    assert "NAME:Alliance events and deadlines (Ann X-Evil: 1 B C )" in lines, lines[:8]
+    assert not any(line.startswith("X-Evil") for line in lines)
+    path = tmp_path / "n.ics"
+    path.write_bytes(data)
+    assert "members-csw.event@tracker.example.org" in read_all(path)
