@@ -1,8 +1,9 @@
 """Private feed benchmark: GET /feeds/<token>.ics over real HTTP, cached bodies vs the old path.
 
 Run: .venv/bin/python -m bench.private_feed_bench [--events N] [--deadlines N] [--runs N]
-(defaults 10,000 events + 20,000 deadlines, a tenth of them members-only, 3 runs: about two
-and a half minutes, most of it the one `tracker publish` that fills the VEVENT cache table).
+(defaults 10,000 events + 20,000 deadlines, every tenth event members-only, 3 runs: about two
+and a half minutes, most of it the baseline's requests and the one `tracker publish` that fills
+the VEVENT cache table).
 
 Each server is `tracker.serve.create_app` under uvicorn in its own process on a loopback port
 (the same data, the clock fixed at NOW). "baseline" is the request path before the cache:

@@ -4,11 +4,14 @@ Routes (Starlette, served by uvicorn):
 - ``/``                     a small page listing the public feeds;
 - ``/<name>.ics``           a file from the calendars folder (only names that exist there;
                             anything with a slash, ``..`` or an odd character is a 404);
-- ``/feeds/<token>.ics``    a member's private feed, rendered on request; an unknown token is
-                            a 404 that looks like any other 404;
+- ``/feeds/<token>.ics``    a member's private feed (see `PrivateFeeds`: one indexed read of
+                            the member, one of the data generation, then a body cached per
+                            series set); an unknown token or an inactive member is a 404 that
+                            looks like any other 404;
 - routes of other modules, added by `plugin_routes` (e.g. one-click unsubscribe).
 
-ETag is a hash of the bytes. Last-Modified is the file's mtime (publish rewrites a file only
+ETag is a hash of the bytes (for a private feed: of its head and the digest of its cached body,
+so a 304 costs no hashing of megabytes). Last-Modified is the file's mtime (publish rewrites a file only
 when its bytes change) or, for a private feed, when this process first served its current
 bytes. If-None-Match wins over If-Modified-Since, as RFC 9110 says.
 """
@@ -31,6 +34,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from tracker import feedcache
 from tracker.config import Config
@@ -190,7 +194,8 @@ class FeedServer:
         headers = _headers(body, "private, no-cache")
         if _not_modified(request, body):
             return Response(status_code=304, headers=headers)
-        return Response(feed.data, media_type=CALENDAR_TYPE, headers=headers)
+        headers["Content-Length"] = str(feed.size)
+        return _PartsResponse(feed.parts, media_type=CALENDAR_TYPE, headers=headers)
 
 
 # --- Members' private feeds: whole bodies cached per series set ------------------------------
@@ -230,8 +235,34 @@ class PrivateFeed:
     etag: str
 
     @property
+    def parts(self) -> tuple[bytes, bytes, bytes]:
+        return self.head, self.body, _END
+
+    @property
+    def size(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    @property
     def data(self) -> bytes:
-        return self.head + self.body + CALENDAR_END.encode()
+        return b"".join(self.parts)
+
+
+_END = CALENDAR_END.encode()
+
+
+class _PartsResponse(Response):
+    """Sends head, cached body and end as they are: no copy of a body of many megabytes."""
+
+    def __init__(self, parts: tuple[bytes, ...], media_type: str, headers: dict[str, str]) -> None:
+        self.parts = parts
+        super().__init__(None, media_type=media_type, headers=headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})
+        for i, part in enumerate(self.parts):
+            await send({"type": "http.response.body", "body": part,
+                        "more_body": i < len(self.parts) - 1})
 
 
 class PrivateFeeds:
