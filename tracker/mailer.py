@@ -12,18 +12,13 @@ the rate on loopback.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import os
 import re
-import secrets
 import smtplib
 import ssl
 import tempfile
-from dataclasses import dataclass
 from datetime import datetime
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
@@ -35,13 +30,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from tracker.config import Config
 from tracker.errors import OperationalError
+from tracker.mime import Outgoing, attachment_part, header, multipart, text_part
 from tracker.models import Deadline, Member
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "emails"
 KIND_TEMPLATES = ("registration", "speakers-list", "ground-pass")
 NOTICE_KINDS = ("moved", "cancelled")
-HEADERS_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
 def one_line(text: str) -> str:
@@ -124,30 +119,45 @@ def family(kind: str, deadline_kind: str) -> str:
     return deadline_kind if deadline_kind in KIND_TEMPLATES else "default"
 
 
-def context(config: Config, kind: str, deadline: Deadline, member: Member, now: datetime) -> dict:
-    """Everything a template may show, as plain strings."""
-    mtz, own = member.tz, deadline.tz
-    end_of_day = deadline.due_date is not None
-    window = ""
-    if deadline.opens_utc is not None:
-        window = f"{when_text(deadline.opens_utc, mtz, own)} to {when_text(deadline.due_utc, mtz, own, end_of_day)}"
+def deadline_context(config: Config, deadline: Deadline) -> dict:
+    """What every follower's mail about `deadline` shows alike (a batch makes it once)."""
     return {
-        "kind": kind,
-        "member_name": member.name or member.email,
         "title": deadline.title,
         "deadline_kind": deadline.kind.replace("-", " "),
         "status": deadline.status,
-        "due": when_text(deadline.due_utc, mtz, own, end_of_day),
-        "due_short": short_when(deadline.due_utc, mtz, own, end_of_day),
-        "time_left": time_left(now, deadline.due_utc),
-        "window": window,
         "instructions": deadline.instructions or "",
         "url": deadline.url or "",
         "email": deadline.email or "",
         "location": deadline.location or "",
         "event": deadline.event.title if deadline.event is not None else "",
-        "unsubscribe_url": unsubscribe_url(config, member),
         "sender": config.mail.sender,
+    }
+
+
+def zone_context(deadline: Deadline, tz: str) -> dict:
+    """The deadline's moments as a reader in zone `tz` sees them (once per batch and zone)."""
+    own, end_of_day = deadline.tz, deadline.due_date is not None
+    window = ""
+    if deadline.opens_utc is not None:
+        window = (f"{when_text(deadline.opens_utc, tz, own)} to "
+                  f"{when_text(deadline.due_utc, tz, own, end_of_day)}")
+    return {
+        "due": when_text(deadline.due_utc, tz, own, end_of_day),
+        "due_short": short_when(deadline.due_utc, tz, own, end_of_day),
+        "window": window,
+    }
+
+
+def context(config: Config, kind: str, deadline: Deadline, member: Member, now: datetime,
+            shared: dict | None = None, zone: dict | None = None) -> dict:
+    """Everything a template may show, as plain strings; `shared`/`zone` are cached parts."""
+    return {
+        **(shared if shared is not None else deadline_context(config, deadline)),
+        **(zone if zone is not None else zone_context(deadline, member.tz)),
+        "kind": kind,
+        "member_name": member.name or member.email,
+        "time_left": time_left(now, deadline.due_utc),
+        "unsubscribe_url": unsubscribe_url(config, member),
     }
 
 
@@ -170,71 +180,11 @@ def item_ics(config: Config, deadline: Deadline, now: datetime) -> bytes:
                            now, name=one_line(deadline.title))
 
 
-_PLAIN_HEADER = re.compile(r"[ -~]*")
-_SEVEN_BIT = re.compile(rb"[\t\n\x20-\x7e]*")
-
-
-def header(name: str, value: str) -> bytes:
-    """One header line (CRLF). A plain, short ASCII value is written as it is, which is what
-    the email package writes for it too; anything else (non-ASCII, '=?', over 998 characters)
-    is folded and RFC 2047-encoded by the email package itself."""
-    if len(name) + len(value) < 997 and "=?" not in value and _PLAIN_HEADER.fullmatch(value):
-        return f"{name}: {value}\r\n".encode("ascii")
-    return HEADERS_POLICY.fold_binary(name, HEADERS_POLICY.header_factory(name, value))
-
-
-def text_part(subtype: str, text: str) -> bytes:
-    """A text/<subtype> UTF-8 part: 7bit when it is plain ASCII, else quoted-printable."""
-    lines = text.encode("utf-8").splitlines()  # CR, LF and CRLF: the same breaks as email's
-    body = b"\n".join(lines) + b"\n"
-    if _SEVEN_BIT.fullmatch(body) and max(map(len, lines), default=0) <= 998:
-        cte = "7bit"
-    else:  # soft breaks at 76 columns; every '=', 8-bit byte and control character encoded
-        cte, body = "quoted-printable", binascii.b2a_qp(body, istext=True)
-    return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
-            f"Content-Transfer-Encoding: {cte}\r\n\r\n").encode() + body.replace(b"\n", b"\r\n")
-
-
-def attachment_part(filename: str, ics: bytes) -> bytes:
-    """The .ics as a base64 text/calendar attachment (the same bytes for a whole batch)."""
-    return (b'Content-Type: text/calendar; charset="utf-8"\r\n'
-            b"Content-Transfer-Encoding: base64\r\n"
-            + header("Content-Disposition", f'attachment; filename="{filename}"') + b"\r\n"
-            + base64.encodebytes(ics).replace(b"\n", b"\r\n"))
-
-
-def multipart(subtype: str, parts: list[bytes]) -> bytes:
-    """multipart/<subtype> around `parts` (each ends with CRLF), boundary absent from them."""
-    while True:  # "=_" never occurs in quoted-printable or base64; 7bit text is checked
-        boundary = f"=_{secrets.token_hex(10)}.{subtype[:3]}".encode()
-        if not any(boundary in p for p in parts):
-            break
-    out = [b'Content-Type: multipart/' + subtype.encode() + b'; boundary="' + boundary
-           + b'"\r\n\r\n']
-    for p in parts:
-        out += [b"--", boundary, b"\r\n", p, b"\r\n"]  # CRLF before "--" belongs to it
-    out += [b"--", boundary, b"--\r\n"]
-    return b"".join(out)
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A message ready for the wire: envelope, Message-ID and its bytes (CRLF line ends)."""
-
-    message_id: str
-    sender: str
-    recipient: str
-    data: bytes
-
-    def parsed(self) -> EmailMessage:
-        return message_from_bytes(self.data, policy=HEADERS_POLICY)  # type: ignore[return-value]
-
-
 class Composer:
     """Render the messages of one batch; what a deadline's members share is made once.
 
-    The .ics attachment depends only on (deadline, sequence), so it is rendered and encoded
-    once per batch. The bytes are assembled directly rather than through an EmailMessage that
+    The .ics attachment and the deadline's own fields depend only on (deadline, sequence), the
+    dates shown also on the member's zone, so each is made once per batch. The bytes are assembled directly rather than through an EmailMessage that
     `send_message` flattens again: parsing and re-folding headers whose values are plain ASCII
     cost ~10 ms of the ~16 ms a message took. Non-plain header values still go through the
     email package (`header`), so encoding and folding stay its job.
@@ -249,6 +199,8 @@ class Composer:
                      + header("Auto-Submitted", "auto-generated")
                      + header("X-Auto-Response-Suppress", "All") + b"MIME-Version: 1.0\r\n")
         self.attachments: dict[tuple[str, int], bytes] = {}
+        self.shared: dict[tuple[str, int], dict] = {}
+        self.zones: dict[tuple[str, int, str], dict] = {}
 
     def attachment(self, deadline: Deadline, now: datetime, ics: bytes | None = None) -> bytes:
         key = (deadline.id, deadline.sequence)
@@ -261,7 +213,13 @@ class Composer:
     def compose(self, kind: str, deadline: Deadline, member: Member, message_id: str,
                 now: datetime, ics: bytes | None = None) -> Outgoing:
         """One multipart (text + HTML + .ics) message for `member`."""
-        ctx = context(self.config, kind, deadline, member, now)
+        key = (deadline.id, deadline.sequence)
+        if key not in self.shared:
+            self.shared[key] = deadline_context(self.config, deadline)
+        zkey = (*key, member.tz)
+        if zkey not in self.zones:
+            self.zones[zkey] = zone_context(deadline, member.tz)
+        ctx = context(self.config, kind, deadline, member, now, self.shared[key], self.zones[zkey])
         fam = family(kind, deadline.kind)
         body = multipart("mixed", [
             multipart("alternative", [
