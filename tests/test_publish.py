@@ -26,8 +26,8 @@ from tracker import feedcache
 from tracker.config import Config, build_config
 from tracker.feedcache import FeedCacheEntry
 from tracker.models import Deadline, Event, Member
+from tracker.privatefeeds import PrivateFeeds
 from tracker.publish import member_feed, private_feed_url, publish, write_feed
-from tracker.serve import PrivateFeeds
 from tracker.store import session_scope
 
 TOKEN_A = "tokenA_" + "a" * 25
