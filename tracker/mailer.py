@@ -184,10 +184,9 @@ class Composer:
     """Render the messages of one batch; what a deadline's members share is made once.
 
     The .ics attachment and the deadline's own fields depend only on (deadline, sequence), the
-    dates shown also on the member's zone, so each is made once per batch. The bytes are assembled directly rather than through an EmailMessage that
-    `send_message` flattens again: parsing and re-folding headers whose values are plain ASCII
-    cost ~10 ms of the ~16 ms a message took. Non-plain header values still go through the
-    email package (`header`), so encoding and folding stay its job.
+    dates shown also on the member's zone, so each is made once per batch. The bytes are
+    assembled by tracker.mime rather than through an EmailMessage that `send_message` flattens
+    again: parsing and re-folding plain ASCII headers cost ~10 of the ~16 ms a message took.
     """
 
     def __init__(self, config: Config) -> None:
