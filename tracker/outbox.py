@@ -21,8 +21,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Update, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Row, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from tracker.models import Deadline, Member
@@ -51,7 +52,7 @@ class Claimed:
     due_at: datetime
 
 
-def _candidates(session: Session, now: datetime, limit: int, lock: bool) -> list:
+def _candidates(session: Session, now: datetime, limit: int, lock: bool) -> list[Row[Any]]:
     r = OutboxRow
     due = or_(and_(r.state == "pending", r.next_attempt_at <= now),
               and_(r.state == "claimed", r.lease_until <= now))
@@ -66,7 +67,7 @@ def _candidates(session: Session, now: datetime, limit: int, lock: bool) -> list
     return session.execute(query).all()
 
 
-def _latest_due(session: Session, rows: list, now: datetime) -> dict[tuple[int, str], datetime]:
+def _latest_due(session: Session, rows: list[Row[Any]], now: datetime) -> dict[tuple[int, str], datetime]:
     """For each (member, deadline) in `rows`: the latest reminder moment that has come."""
     r = OutboxRow
     members = {row.member_id for row in rows if row.kind == "reminder"}
@@ -90,11 +91,11 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _verdict(row: object, latest: dict[tuple[int, str], datetime], now: datetime) -> str | None:
+def _verdict(row: Row[Any], latest: dict[tuple[int, str], datetime], now: datetime) -> str | None:
     """Why a due row must not be sent (recorded as 'skipped'), or None to send it."""
-    if not row.active:  # type: ignore[attr-defined]
+    if not row.active:
         return "member inactive"
-    kind, status, due = row.kind, row.status, row.due_utc  # type: ignore[attr-defined]
+    kind, status, due = row.kind, row.status, row.due_utc
     if kind == "cancelled":
         return None if status == "cancelled" else "deadline reinstated before the notice went out"
     if status == "cancelled":
@@ -102,15 +103,15 @@ def _verdict(row: object, latest: dict[tuple[int, str], datetime], now: datetime
     if due <= now:
         return f"deadline passed ({due:%Y-%m-%d %H:%M} UTC) before this could be sent"
     if kind == "reminder":
-        newest = latest.get((row.member_id, row.deadline_id))  # type: ignore[attr-defined]
-        if newest is not None and newest > row.due_at:  # type: ignore[attr-defined]
+        newest = latest.get((row.member_id, row.deadline_id))
+        if newest is not None and newest > row.due_at:
             return "superseded by a later reminder that is also due (sent late)"
     return None
 
 
-def _claimed(row: object) -> Claimed:
-    return Claimed(row.id, row.kind, row.member_id, row.deadline_id, row.slot,  # type: ignore[attr-defined]
-                   row.message_id, row.attempts, row.due_at)  # type: ignore[attr-defined]
+def _claimed(row: Row[Any]) -> Claimed:
+    return Claimed(row.id, row.kind, row.member_id, row.deadline_id, row.slot,
+                   row.message_id, row.attempts, row.due_at)
 
 
 def claim_due(session: Session, now: datetime, owner: str, limit: int,

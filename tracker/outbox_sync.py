@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.config import Config
 from tracker.models import Deadline, Event, Member
 from tracker.outbox_models import DeadlinePlan, MemberPlan, OutboxRow
 from tracker.planner import DeadlineView, MemberView, ReminderSettings, effective_offsets, plan
@@ -86,7 +87,7 @@ def begin_write(session: Session) -> None:
         session.execute(text("BEGIN IMMEDIATE"))
 
 
-def sync(session: Session, config: object, now: datetime, deadlines: list[str] | None = None,
+def sync(session: Session, config: Config, now: datetime, deadlines: list[str] | None = None,
          members: list[int] | None = None) -> SyncReport:
     """Bring the outbox in step with the data; `deadlines`/`members` force those ids too."""
     begin_write(session)
@@ -95,10 +96,10 @@ def sync(session: Session, config: object, now: datetime, deadlines: list[str] |
         if not got:
             log.info("another scheduler is syncing; skipping sync this round")
             return SyncReport()
-    settings = ReminderSettings.from_config(config.reminders)  # type: ignore[attr-defined]
+    settings = ReminderSettings.from_config(config.reminders)
     rnd = _Round(session, settings, settings.fingerprint(), now,
-                 timedelta(minutes=config.reminders.quiet_minutes),  # type: ignore[attr-defined]
-                 sender_domain(config.mail.sender))  # type: ignore[attr-defined]
+                 timedelta(minutes=config.reminders.quiet_minutes),
+                 sender_domain(config.mail.sender))
     todo = _deadlines_to_plan(rnd, deadlines or [])
     if todo:
         everyone = _active_members(session)

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from tracker.config import RemindersSection
 from tracker.timeparse import Offset, parse_offsets
 
 
@@ -37,11 +38,11 @@ class ReminderSettings:
     kinds: Mapping[str, tuple[str, ...]] | None = None
 
     @classmethod
-    def from_config(cls, reminders: object) -> ReminderSettings:
+    def from_config(cls, reminders: RemindersSection) -> ReminderSettings:
         return cls(
-            offsets=tuple(reminders.offsets),  # type: ignore[attr-defined]
-            local_hour=int(reminders.local_hour),  # type: ignore[attr-defined]
-            kinds={k: tuple(v) for k, v in reminders.kinds.items()},  # type: ignore[attr-defined]
+            offsets=tuple(reminders.offsets),
+            local_hour=int(reminders.local_hour),
+            kinds={k: tuple(v) for k, v in reminders.kinds.items()},
         )
 
     def fingerprint(self) -> str:
