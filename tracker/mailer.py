@@ -272,22 +272,27 @@ class SmtpBackend:
 
     def _connect(self) -> smtplib.SMTP:
         m = self.mail
+        conn: smtplib.SMTP | None = None
         try:
             if m.smtp_security == "ssl":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(m.smtp_host, m.smtp_port, timeout=self.timeout,
-                                                      context=ssl.create_default_context())
+                conn = smtplib.SMTP_SSL(m.smtp_host, m.smtp_port, timeout=self.timeout,
+                                        context=ssl.create_default_context())
             else:
                 conn = smtplib.SMTP(m.smtp_host, m.smtp_port, timeout=self.timeout)
                 if m.smtp_security == "starttls":
                     conn.starttls(context=ssl.create_default_context())
             if m.smtp_user:
                 conn.login(m.smtp_user, self.password)
+            return conn
         except smtplib.SMTPResponseException as exc:
+            if conn is not None:  # e.g. a refused login: do not leave the socket open
+                conn.close()
             raise _answer(exc.smtp_code, exc.smtp_error) from exc
         except (OSError, smtplib.SMTPException) as exc:
+            if conn is not None:  # e.g. STARTTLS failed on an open plain-text connection
+                conn.close()
             raise DeliveryError(f"cannot connect to {m.smtp_host}:{m.smtp_port}: {exc}",
                                 connection=True) from exc
-        return conn
 
     def __enter__(self) -> SmtpBackend:
         return self
