@@ -150,32 +150,33 @@ def test_plain_text_against_a_starttls_server_never_sends_the_password(
         f"cannot connect to 127.0.0.1:{server.port}: SMTP AUTH extension not supported by server."}
 
 
-def test_wrong_password_fails_the_rows_with_the_servers_answer(
+def test_wrong_password_keeps_the_rows_and_sends_them_once_fixed(
     tmp_path: Path, sqlite_url: str, secure: tuple[str, SmtpServer, Authenticator],
     trust_ca: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The backend's policy: a 535 is a 5xx, so permanent - every row of the batch fails."""
+    """A refused login is the account's problem, not the messages': nothing is lost, the
+    batch waits with backoff after ONE connection (no storm of logins), and the answer shows."""
     mode, server, auth = secure
     add_members(sqlite_url, NOW, 3)
     add_deadline_at(sqlite_url, NOW, "cop12-reg", "14 Oct 2024 noon")
     monkeypatch.setenv(PASSWORD_ENV, "wrong")
     config = smtp_config(tmp_path, sqlite_url, server, mode)
     report = run_round(config, lambda: SEND, "test")
-    assert (report.sent, report.retried, report.failed) == (0, 0, 3) and server.count == 0
+    assert (report.sent, report.retried, report.failed) == (0, 3, 0) and server.count == 0
     answer = "535 5.7.8 Authentication credentials invalid"
-    assert rows(sqlite_url) == [("failed", answer, 1)] * 3
-    # Every try was over TLS and refused. The backend connects again for each row, and smtplib
-    # tries PLAIN, then LOGIN: two refused logins per row.
-    assert auth.attempts == [(USER, False, auth.attempts[0][2])] * 6
+    assert rows(sqlite_url) == [("pending", answer, 1)] * 3
+    # One connection for the whole batch, over TLS; smtplib tries PLAIN, then LOGIN.
+    assert auth.attempts == [(USER, False, auth.attempts[0][2])] * 2
     assert auth.attempts[0][2] in ("TLSv1.2", "TLSv1.3")
     status = remind_status(tmp_path, sqlite_url)
-    assert "pending  0" in status and "failed   3" in status
+    assert "pending  3" in status and "failed   0" in status
     for i in range(3):
-        assert f"failed: m{i:04d}@example.net / cop12-reg: {answer}" in status
-    # Permanent means permanent: the right password later does not bring these rows back.
+        assert f"pending: m{i:04d}@example.net / cop12-reg: {answer}" in status
+    # The operator fixes the password: after the backoff the same rows go out, once each.
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-    assert run_round(config, lambda: SEND + timedelta(hours=2), "test").sent == 0
-    assert server.count == 0
+    assert run_round(config, lambda: SEND + timedelta(seconds=30), "test").sent == 3
+    assert server.count == 3 and [a[:2] for a in auth.attempts[2:]] == [(USER, True)]
+    assert {state for state, _, _ in rows(sqlite_url)} == {"sent"}
 
 
 @pytest.mark.parametrize("mode", MODES)

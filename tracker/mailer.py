@@ -287,7 +287,11 @@ class SmtpBackend:
         except smtplib.SMTPResponseException as exc:
             if conn is not None:  # e.g. a refused login: do not leave the socket open
                 conn.close()
-            raise _answer(exc.smtp_code, exc.smtp_error) from exc
+            # A refusal before any message (greeting, STARTTLS, a wrong password: 535) says
+            # nothing about the messages: they all wait with backoff, one login try per round,
+            # and go out once the operator fixes the account. Failing them would lose them.
+            answer = _answer(exc.smtp_code, exc.smtp_error).answer
+            raise DeliveryError(answer, connection=True) from exc
         except (OSError, smtplib.SMTPException) as exc:
             if conn is not None:  # e.g. STARTTLS failed on an open plain-text connection
                 conn.close()
