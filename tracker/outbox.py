@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from tracker.models import Deadline, Member
 from tracker.outbox_models import DeadlinePlan, OutboxRow
-from tracker.outbox_sync import SyncReport, begin_write, sync
+from tracker.outbox_rows import begin_write
+from tracker.outbox_sync import SyncReport, sync
 
 __all__ = ["Claimed", "SyncReport", "claim_due", "due_rows", "mark_failed", "mark_retry",
            "mark_sent", "next_wakeup", "release", "renew", "status", "sync"]

@@ -14,19 +14,16 @@ could fall before their horizon (plus deadlines where the member already has row
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parseaddr
-from hashlib import sha1
 
 from sqlalchemy import bindparam, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.config import Config
 from tracker.models import Deadline, Event, Member
 from tracker.outbox_models import DeadlinePlan, MemberPlan, OutboxRow
+from tracker.outbox_rows import begin_write, insert_rows, make_message_id, sender_domain
 from tracker.planner import DeadlineView, MemberView, ReminderSettings, effective_offsets, plan
 
 log = logging.getLogger(__name__)
@@ -63,28 +60,6 @@ class _Round:
     report: SyncReport = field(default_factory=SyncReport)
     planned: set[str] = field(default_factory=set)
     within: dict[datetime, set[str]] = field(default_factory=dict)  # reach -> deadline ids
-
-
-def sender_domain(sender: str) -> str:
-    address = parseaddr(sender)[1]
-    return address.rpartition("@")[2] or "localhost"
-
-
-def make_message_id(kind: str, member_id: int, deadline_id: str, slot: str, seq: int,
-                    domain: str) -> str:
-    """`<reminder.12.cop12-reg.1d.3@example.org>`: derived from the row key, so stable."""
-    safe = re.sub(r"[^A-Za-z0-9-]", "_", deadline_id)
-    if safe != deadline_id:  # keep ids that differ only in unsafe characters apart
-        safe += "_" + sha1(deadline_id.encode()).hexdigest()[:8]
-    prefix = "reminder" if kind == "reminder" else "notice"
-    return f"<{prefix}.{member_id}.{safe}.{slot}.{seq}@{domain}>"
-
-
-def begin_write(session: Session) -> None:
-    """Take the write lock now on SQLite (BEGIN IMMEDIATE), so a claim never races a writer."""
-    conn = session.connection()
-    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-        session.execute(text("BEGIN IMMEDIATE"))
 
 
 def sync(session: Session, config: Config, now: datetime, deadlines: list[str] | None = None,
@@ -213,7 +188,7 @@ def _reconcile(rnd: _Round, deadline: Deadline, desired: dict[tuple[int, str], d
             new.append(_row("reminder", member_id, deadline, slot, at, rnd))
         elif later is None or at < later:
             later = at
-    _insert_rows(rnd.session, new)
+    insert_rows(rnd.session, new)
     rnd.report.inserted += len(new)
     return later
 
@@ -241,16 +216,6 @@ def _row(kind: str, member_id: int, deadline: Deadline, slot: str, at: datetime,
         "message_id": make_message_id(kind, member_id, deadline.id, slot, deadline.sequence,
                                       rnd.domain),
     }
-
-
-def _insert_rows(session: Session, rows: list[dict]) -> None:
-    """Insert, ignoring rows another scheduler inserted first (the unique key decides)."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(OutboxRow)
-    for start in range(0, len(rows), 5000):
-        session.execute(ins.on_conflict_do_nothing(), rows[start:start + 5000])
 
 
 def _maybe_notice(rnd: _Round, deadline: Deadline, marker: DeadlinePlan,
@@ -296,7 +261,7 @@ def _maybe_notice(rnd: _Round, deadline: Deadline, marker: DeadlinePlan,
         marker.notice_generation += 1
         slot = f"n{marker.notice_generation}"
     rows = [_row(kind, mid, deadline, slot, at, rnd) for mid in recipients]
-    _insert_rows(rnd.session, rows)
+    insert_rows(rnd.session, rows)
     rnd.report.notices += len(rows)
 
 
