@@ -1,6 +1,7 @@
 """Mail throughput: the real send path vs bare smtplib, through aiosmtpd on loopback.
 
     .venv/bin/python -m bench.mail_bench [--count 2000] [--runs 3] [--sync-members 2000]
+                                         [--server-process]
 
 Real path: outbox rows (sync) + claim + render (Jinja2, .ics) + send over one SMTP connection
 per batch + mark each row sent, on a SQLite file. Baseline, in the same run: bare smtplib
@@ -8,32 +9,111 @@ re-sending the exact bytes the real path delivered (`sendmail`, nothing rendered
 over one connection. Medians of several runs;
 the ratio real/baseline is the figure to watch (target >= 0.5). Also times `sync` for a larger
 population.
+
+By default aiosmtpd runs as a thread of this process, so the server competes with the client
+for the GIL (a real MTA does not); `--server-process` runs the same recording server in a child
+process instead, for both paths. Either way every reminder must arrive exactly once: the
+Message-IDs the server received are those of the rows marked sent, with no repeat.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import re
 import smtplib
 import statistics
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import select  # noqa: E402
+
 from tests.remind_data import add_deadline_at, add_members, make_config  # noqa: E402
-from tests.smtp_server import SmtpServer  # noqa: E402
+from tests.smtp_server import SmtpServer, free_port  # noqa: E402
 from tracker import outbox  # noqa: E402
 from tracker.delivery import run_round  # noqa: E402
+from tracker.outbox_models import OutboxRow  # noqa: E402
 from tracker.store import migrate, session_scope  # noqa: E402
 
 NOW = datetime(2024, 9, 1, 8, 0, tzinfo=UTC)
 SEND = datetime(2024, 10, 13, 14, 0, tzinfo=UTC)
 
 
-def real_path(count: int, server: SmtpServer) -> tuple[float, list[tuple[str, list[str], bytes]]]:
+Received = list[tuple[str, list[str], bytes]]
+MESSAGE_ID = re.compile(rb"^Message-ID: (.*?)\r\n", re.M | re.I)
+
+
+class Server(Protocol):
+    port: int
+
+    def received(self, since: int = 0) -> Received: ...
+    def stop(self) -> None: ...
+
+
+class ThreadServer:
+    """aiosmtpd as a thread of this process (tests.smtp_server)."""
+
+    def __init__(self) -> None:
+        self.server = SmtpServer().start()
+        self.port = self.server.port
+
+    def received(self, since: int = 0) -> Received:
+        with self.server.handler.lock:
+            return self.server.handler.received[since:]
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def _serve(port: int, control: Connection) -> None:
+    """The child process: the same recording server; answers `since` with what came after."""
+    server = SmtpServer(port).start()
+    control.send("ready")
+    try:
+        while (since := control.recv()) is not None:
+            with server.handler.lock:
+                control.send(server.handler.received[since:])
+    finally:
+        server.stop()
+
+
+class ProcessServer:
+    """The recording aiosmtpd server in a child process: no GIL shared with the client."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.control, child = multiprocessing.Pipe()
+        self.proc = multiprocessing.get_context("spawn").Process(
+            target=_serve, args=(self.port, child), daemon=True)
+        self.proc.start()
+        if not self.control.poll(30) or self.control.recv() != "ready":
+            raise RuntimeError("the SMTP server process did not start")
+
+    def received(self, since: int = 0) -> Received:
+        self.control.send(since)
+        return self.control.recv()  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        self.control.send(None)
+        self.proc.join(10)
+
+
+def arrived_once(received: Received, url: str) -> None:
+    """Every row marked sent arrived exactly once, and nothing else arrived."""
+    ids = [m.group(1).decode() for m in map(MESSAGE_ID.search, (d for _, _, d in received)) if m]
+    with session_scope(url) as s:
+        sent = set(s.scalars(select(OutboxRow.message_id).where(OutboxRow.state == "sent")))
+    assert len(ids) == len(received) == len(set(ids)) and set(ids) == sent, "lost or repeated"
+
+
+def real_path(count: int, server: Server) -> tuple[float, Received]:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         migrate(url)
@@ -41,26 +121,26 @@ def real_path(count: int, server: SmtpServer) -> tuple[float, list[tuple[str, li
         add_deadline_at(url, NOW, "cop12-reg", "14 Oct 2024 noon")
         config = make_config(Path(tmp), url, backend="smtp", smtp_host="127.0.0.1",
                              smtp_port=server.port)
-        before = server.count
+        before = len(server.received())
         began = time.perf_counter()
         report = run_round(config, lambda: SEND, "bench", batch=500)
         took = time.perf_counter() - began
-        assert report.sent == count and server.count - before == count, report
-        with server.handler.lock:
-            received = server.handler.received[before:]
+        received = server.received(before)
+        assert report.sent == count and len(received) == count, report
+        arrived_once(received, url)
     return count / took, received
 
 
-def baseline(received: list[tuple[str, list[str], bytes]], server: SmtpServer) -> float:
+def baseline(received: Received, server: Server) -> float:
     """The floor: the very bytes the real path delivered, re-sent with `sendmail` (no
     rendering, no flattening) over one connection to the same server."""
-    before = server.count
+    before = len(server.received())
     began = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", server.port) as conn:
         for sender, to, data in received:
             conn.sendmail(sender, to, data)
     rate = len(received) / (time.perf_counter() - began)
-    assert server.count - before == len(received)
+    assert server.received(before) == received
     return rate
 
 
@@ -90,13 +170,16 @@ def sync_timing(members: int, deadlines: int) -> tuple[float, float, float, int]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sync-members", type=int, default=2000)
     parser.add_argument("--sync-deadlines", type=int, default=200)
+    parser.add_argument("--server-process", action="store_true",
+                        help="run the SMTP server in a child process, not as a thread here")
     args = parser.parse_args()
-    server = SmtpServer().start()
+    server: Server = ProcessServer() if args.server_process else ThreadServer()
+    where = "a child process" if args.server_process else "a thread of this process"
     try:
         reals, bases = [], []
         for _ in range(args.runs):
@@ -108,7 +191,7 @@ def main() -> None:
     finally:
         server.stop()
     real, base = statistics.median(reals), statistics.median(bases)
-    print(f"{args.count} reminders, median of {args.runs} runs")
+    print(f"{args.count} reminders, median of {args.runs} runs, SMTP server in {where}")
     print(f"  real send path (rows+claim+render+send+mark): {real:8.0f} msg/s")
     print(f"  bare smtplib.sendmail, same bytes, one conn.:  {base:8.0f} msg/s")
     ratios = [r / b for r, b in zip(reals, bases, strict=True)]
