@@ -199,7 +199,7 @@ def preview(session: Session, config: Config, deadline_id: str, email: str | Non
     """The reminder a member (else the first follower, else a sample member) would get now."""
     from tracker.deadlines import get_deadline
     from tracker.members import get_member
-    from tracker.outbox_sync import make_message_id, sender_domain
+    from tracker.outbox_rows import make_message_id, sender_domain
 
     deadline = get_deadline(session, deadline_id)
     if email:
