@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
+from tracker import links
 from tracker.config import Config
 from tracker.errors import OperationalError
 from tracker.mime import Outgoing, attachment_part, header, multipart, text_part
@@ -82,8 +83,7 @@ def time_left(now: datetime, due: datetime) -> str:
 
 
 def unsubscribe_url(config: Config, member: Member) -> str:
-    base = config.tracker.base_url
-    return (base if base.endswith("/") else base + "/") + f"unsubscribe/{member.unsubscribe_token}"
+    return links.unsubscribe_url(config.tracker.base_url, member.unsubscribe_token)
 
 
 def _environment() -> Environment:
