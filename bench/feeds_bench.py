@@ -21,10 +21,10 @@ from pathlib import Path
 from sqlalchemy import delete, insert, update
 
 from tracker.config import build_config
-from tracker.feedcache import FeedCacheEntry
-from tracker.models import Deadline, Event
-from tracker.publish import publish
-from tracker.store import migrate, session_scope
+from tracker.db.engine import migrate, session_scope
+from tracker.feeds.cache import FeedCacheEntry
+from tracker.records.models import Deadline, Event
+from tracker.scheduler.round import publish
 
 ZONES = ["Europe/Vienna", "America/New_York", "America/Halifax", "Asia/Tokyo", "Africa/Lagos",
          "Asia/Karachi", "America/Mexico_City"]

@@ -36,13 +36,13 @@ from typing import Protocol
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select  # noqa: E402
-
 from tests.remind_data import add_deadline_at, add_members, make_config  # noqa: E402
 from tests.smtp_server import SmtpServer, free_port  # noqa: E402
-from tracker import outbox  # noqa: E402
-from tracker.delivery import run_round  # noqa: E402
-from tracker.outbox_models import OutboxRow  # noqa: E402
-from tracker.store import migrate, session_scope  # noqa: E402
+
+from tracker.db.engine import migrate, session_scope  # noqa: E402
+from tracker.reminders import outbox  # noqa: E402
+from tracker.reminders.tables import OutboxRow  # noqa: E402
+from tracker.scheduler.round import run_round  # noqa: E402
 
 NOW = datetime(2024, 9, 1, 8, 0, tzinfo=UTC)
 SEND = datetime(2024, 10, 13, 14, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ the VEVENT cache table).
 
 Each server is `tracker.serve.create_app` under uvicorn in its own process on a loopback port
 (the same data, the clock fixed at NOW). "baseline" is the request path before the cache:
-`tracker.publish.member_feed` (every item loaded through the ORM, the in-process VEVENT cache
+`tracker.feeds.private.member_feed` (every item loaded through the ORM, the in-process VEVENT cache
 warm) with the sha256 ETag of the whole bytes, as serve.py did. Figures are medians over --runs
 fresh servers (5 warm requests each for the cached server, 1 for the slow baseline), timed
 by the client (connect, request, read the whole body); ratios are
@@ -32,9 +32,9 @@ from sqlalchemy import update
 
 from bench.feeds_bench import NOW, fill
 from tracker.config import Config, build_config
-from tracker.models import Event, Member
-from tracker.publish import publish
-from tracker.store import migrate, session_scope
+from tracker.db.engine import migrate, session_scope
+from tracker.records.models import Event, Member
+from tracker.scheduler.round import publish
 
 MEMBERS = {  # token -> series followed (empty: every series)
     "bench-all-" + "a" * 22: [],
@@ -70,12 +70,19 @@ def baseline_app(config: Config):  # type: ignore[no-untyped-def]
     from starlette.responses import PlainTextResponse, Response
     from starlette.routing import Route
 
-    from tracker.publish import load_cache, member_feed
+    from tracker.db.engine import session_scope
+    from tracker.feeds import cache as feedcache
+    from tracker.feeds.private import member_feed
+    from tracker.feeds.render import FeedSettings, VeventCache
 
-    cache = load_cache(config)
+    settings = FeedSettings.from_config(config)
+    with session_scope(config.database_url) as session:
+        cache = VeventCache(feedcache.load(session))
 
     def private_feed(request: Request) -> Response:
-        data = member_feed(config, request.path_params["name"].removesuffix(".ics"), NOW, cache)
+        token = request.path_params["name"].removesuffix(".ics")
+        with session_scope(config.database_url) as session:
+            data = member_feed(session, settings, token, NOW, cache)
         if data is None:
             return PlainTextResponse("Not Found", status_code=404)
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
@@ -89,7 +96,7 @@ def baseline_app(config: Config):  # type: ignore[no-untyped-def]
 def serve_child(kind: str, url: str, folder: Path, port: int) -> None:
     import uvicorn
 
-    from tracker.serve import create_app
+    from tracker.web.app import create_app
 
     config = bench_config(url, folder)
     app = baseline_app(config) if kind == "baseline" else create_app(config, now_fn=lambda: NOW)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
+from tests.helpers.cli import Cli
 from tracker.config import Config, build_config
-from tracker.store import dispose_engines, get_engine, migrate
+from tracker.db.engine import dispose_engines, get_engine, migrate
 
 PG_ADMIN_URL = os.environ.get(
     "TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -111,26 +111,6 @@ def config_file(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return path
-
-
-class Cli:
-    """Runs `tracker --config FILE ...` in-process on a real SQLite file."""
-
-    def __init__(self, config_file: Path) -> None:
-        self.config_file = config_file
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, input: str | None = None) -> Result:
-        from tracker.cli import main
-
-        return self.runner.invoke(
-            main, ["--config", str(self.config_file), *args], input=input, catch_exceptions=False
-        )
-
-    def ok(self, *args: str, input: str | None = None) -> Result:
-        result = self(*args, input=input)
-        assert result.exit_code == 0, (result.output, result.stderr)
-        return result
 
 
 @pytest.fixture

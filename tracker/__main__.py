@@ -1,5 +1,5 @@
 """`python -m tracker` is the `tracker` command."""
 
-from tracker.cli import main
+from tracker.cli.main import main
 
 main()

@@ -1,0 +1,72 @@
+"""Alembic migrations: `tracker init` creates, re-running is harmless, upgrades keep rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import inspect, text
+
+from tests.helpers.cli import Cli
+from tracker.db.engine import alembic_config, current_revision, get_engine, migrate
+
+
+def heads() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def test_init_on_empty_file_then_again(config_file: Path) -> None:
+    cli = Cli(config_file)
+    first = cli.ok("init").stdout
+    db = config_file.parent / "tracker.db"
+    assert db.exists()  # relative to the config file, not the working directory
+    second = cli.ok("init").stdout
+    assert first.splitlines()[0] == second.splitlines()[0]
+    assert set(current_revision(f"sqlite:///{db}").split("+")) == heads()
+    tables = set(inspect(get_engine(f"sqlite:///{db}")).get_table_names())
+    assert {"events", "deadlines", "members", "alembic_version"} <= tables
+
+
+def test_single_head() -> None:
+    assert len(heads()) == 1, f"migrations have several heads: {heads()}; add a merge revision"
+
+
+def test_upgrade_from_first_revision_keeps_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate(url, "0001")
+    with get_engine(url).begin() as conn:
+        conn.execute(text(
+            "insert into events (id, uid, title, series, tz, all_day, start_utc, end_utc, location,"
+            " mode, url, description, status, visibility, sequence, created_at, modified_at) values"
+            " ('cop12', 'cop12.event@x', 'COP12', '[\"untoc-cop\"]', 'Europe/Vienna', 0,"
+            " '2024-10-14 07:00:00', '2024-10-14 15:00:00', '', 'hybrid', '', '', 'confirmed',"
+            " 'public', 3, '2024-01-01 00:00:00', '2024-01-01 00:00:00')"))
+        conn.execute(text(
+            "insert into members (email, name, organisation, tz, series, kinds, active, feed_token,"
+            " unsubscribe_token, created_at, modified_at) values ('a@example.org', 'A', '',"
+            " 'Africa/Lagos', '[]', '[]', 1, 'f', 'u', '2024-01-01 00:00:00',"
+            " '2024-01-01 00:00:00')"))
+    migrate(url)
+    migrate(url)
+    conn = sqlite3.connect(tmp_path / "old.db")
+    assert conn.execute("select id, title, sequence from events").fetchall() == [
+        ("cop12", "COP12", 3)]
+    assert conn.execute("select email, tz from members").fetchall() == [
+        ("a@example.org", "Africa/Lagos")]
+    conn.close()
+
+
+def test_migrations_match_the_models(db_url: str) -> None:
+    """Autogenerate finds nothing to do: every model change came with its migration."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    import tracker.feeds.cache  # noqa: F401
+    import tracker.reminders.tables  # noqa: F401
+    from tracker.db.base import Base
+
+    with get_engine(db_url).connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []

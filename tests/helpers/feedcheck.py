@@ -1,0 +1,108 @@
+"""Read a feed with three independent parsers and check they agree with each other and the DB.
+
+- icalendar (the library we write with),
+- the strict `ical` package (pydantic models; refuses what RFC 5545 does not allow),
+- Mozilla's ical.js 2.2 under node (Thunderbird's parser), via tests/icaljs_read.mjs; it is
+  the one that reads our VTIMEZONEs (the Python parsers resolve IANA TZIDs with zoneinfo).
+
+Each reader returns {uid: Instants}, where start/end are aware UTC datetimes or dates.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import icalendar
+import pytest
+from ical.calendar_stream import IcsCalendarStream
+
+ROOT = Path(__file__).resolve().parents[2]
+ICALJS_SCRIPT = Path(__file__).with_name("icaljs_read.mjs")
+
+
+@dataclass(frozen=True)
+class Instants:
+    start: datetime | date
+    end: datetime | date | None
+    status: str | None = None
+    sequence: int | None = None
+
+
+def _norm(value: datetime | date | None) -> datetime | date | None:
+    if isinstance(value, datetime):
+        assert value.tzinfo is not None, f"floating time {value} in a feed"
+        return value.astimezone(UTC)
+    return value
+
+
+def read_icalendar(data: bytes) -> dict[str, Instants]:
+    cal = icalendar.Calendar.from_ical(data)
+    out: dict[str, Instants] = {}
+    for ev in cal.walk("VEVENT"):
+        end = ev.get("DTEND")
+        out[str(ev["UID"])] = Instants(
+            _norm(ev["DTSTART"].dt),  # type: ignore[arg-type]
+            _norm(end.dt if end is not None else None),
+            str(ev.get("STATUS")) if ev.get("STATUS") else None,
+            int(ev.get("SEQUENCE", 0)),
+        )
+    return out
+
+
+def read_ical(data: bytes) -> dict[str, Instants]:
+    cal = IcsCalendarStream.calendar_from_ics(data.decode("utf-8"))
+    out: dict[str, Instants] = {}
+    for ev in cal.events:
+        assert ev.uid is not None
+        status = ev.status.value if ev.status is not None else None
+        out[ev.uid] = Instants(_norm(ev.dtstart), _norm(ev.dtend), status, ev.sequence)  # type: ignore[arg-type]
+    return out
+
+
+def node_path() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed, so ical.js (Thunderbird's parser) cannot run")
+    if not (ROOT / "node_modules" / "ical.js").is_dir():
+        pytest.fail("node_modules/ical.js missing: run `make test` (npm install) first")
+    return node
+
+
+def read_icaljs(path: Path) -> dict[str, Instants]:
+    proc = subprocess.run(
+        [node_path(), str(ICALJS_SCRIPT), str(path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out: dict[str, Instants] = {}
+    for ev in json.loads(proc.stdout):
+        out[ev["uid"]] = Instants(
+            _js(ev["start"]), _js(ev["end"]), ev["status"], ev["sequence"]
+        )  # type: ignore[arg-type]
+    return out
+
+
+def _js(value: dict | None) -> datetime | date | None:
+    if value is None:
+        return None
+    if "date" in value:
+        return date.fromisoformat(value["date"])
+    return datetime.fromisoformat(value["utc"].replace("Z", "+00:00"))
+
+
+def read_all(path: Path) -> dict[str, Instants]:
+    """Parse with all three readers, assert they agree on every item, return one reading."""
+    data = path.read_bytes()
+    a, b, c = read_icalendar(data), read_ical(data), read_icaljs(path)
+    assert set(a) == set(b) == set(c), (set(a) ^ set(b), set(a) ^ set(c))
+    for uid in a:
+        assert (a[uid].start, a[uid].end) == (b[uid].start, b[uid].end), (uid, a[uid], b[uid])
+        assert (a[uid].start, a[uid].end) == (c[uid].start, c[uid].end), (uid, a[uid], c[uid])
+        assert a[uid].status == b[uid].status == c[uid].status, uid
+        assert a[uid].sequence == b[uid].sequence == (c[uid].sequence or 0), uid
+    return a

@@ -1,0 +1,94 @@
+"""What every command shares: the app context, the one error funnel, and JSON/text output.
+
+Every command runs through `TrackerGroup.invoke`, the one error funnel: a TrackerError becomes
+one line on stderr and exit status 2 (bad input) or 1 (operational failure); anything else
+becomes one line that says to rerun with -v, and -v shows the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from tracker.config import Config
+from tracker.errors import TrackerError
+
+log = logging.getLogger("tracker.cli")
+
+
+@dataclass
+class AppContext:
+    """What every command needs: the validated config (with --db applied)."""
+
+    config: Config
+    verbose: bool = False
+
+    @property
+    def db_url(self) -> str:
+        return self.config.database_url
+
+    @property
+    def tz(self) -> str:
+        return self.config.tracker.timezone
+
+    @property
+    def base_url(self) -> str:
+        return self.config.tracker.base_url
+
+
+class TrackerGroup(click.Group):
+    """A click group whose invoke is the single place errors are turned into messages."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Usage errors too become one line (click's own are four) and exit status 2."""
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else "tracker --help")
+            result = 0
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            click.echo(f"error: {exc.format_message()}{where}", err=True)
+            result = 2
+        except click.Abort:
+            click.echo("aborted", err=True)
+            result = 1
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TrackerError as exc:
+            log.debug("tracker error", exc_info=True)
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # the last resort: one line, traceback only with -v
+            verbose = bool(ctx.obj and getattr(ctx.obj, "verbose", False))
+            log.error("unexpected failure", exc_info=verbose)
+            click.echo(
+                f"error: unexpected failure ({type(exc).__name__}: {exc}); rerun with -v for details",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+def emit(data: Any, as_json: bool, text: str) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else text)
+
+
+def changed_line(what: str, ident: str, changed: list[str], sequence: int) -> str:
+    if not changed:
+        return f"{what} {ident}: nothing changed"
+    return f"{what} {ident}: changed {', '.join(changed)} (sequence {sequence})"

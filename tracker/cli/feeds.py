@@ -1,0 +1,91 @@
+"""`tracker publish`, `tracker serve`, `tracker import ics`: parse, call one function, print."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tracker.cli.context import AppContext
+from tracker.db.engine import session_scope
+from tracker.errors import TrackerError
+from tracker.links import host_of
+from tracker.records.checks import check_tags
+from tracker.timeparse import utc_now
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the .ics files to (default: [calendars] out_dir).")
+@click.pass_obj
+def publish(app: AppContext, out_dir: Path | None) -> None:
+    """Write all.ics, deadlines.ics and one <series>.ics per tag; only changed files are replaced.
+
+    Example: tracker publish --out /var/www/calendars
+    """
+    from tracker.scheduler.round import publish as run_publish
+
+    result = run_publish(app.config, utc_now(), out_dir)
+    for f in result.files:
+        state = "written" if f.changed else "unchanged"
+        click.echo(f"{state:9}  {f.path}  ({f.items} items)")
+    click.echo(
+        f"{len(result.written)} written, {len(result.unchanged)} unchanged, "
+        f"{result.rendered} items rendered anew"
+    )
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default: [serve] host).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [serve] port).")
+@click.pass_obj
+def serve(app: AppContext, host: str | None, port: int | None) -> None:
+    """Serve the published feeds and members' private feeds over HTTP until Ctrl-C.
+
+    Example: tracker serve --host 127.0.0.1 --port 8080
+    """
+    from tracker.web.app import run
+
+    run(app.config, host or app.config.serve.host, port or app.config.serve.port)
+
+
+@click.group("import")
+def import_group() -> None:
+    """Import items from other systems."""
+
+
+@import_group.command("ics")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--series", "series", multiple=True,
+              help="Series tag to give every imported item, repeatable.")
+@click.pass_obj
+def import_ics(app: AppContext, file: Path, series: tuple[str, ...]) -> None:
+    """Import the VEVENTs of an .ics file, keeping UIDs and zones; re-import updates.
+
+    Example: tracker import ics cop12-export.ics --series untoc-cop
+    """
+    from tracker.ics.apply import import_ics
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise TrackerError("FILE", f"cannot read {file}: {exc.strerror}") from None
+    options = {"default_tz": app.tz, "series": check_tags(series, "--series"),
+               "host": host_of(app.base_url), "now": utc_now()}
+    with session_scope(app.db_url) as session:
+        if sys.stderr.isatty():  # a progress bar only where a person watches
+            with click.progressbar(length=0, label="Importing", file=sys.stderr) as bar:
+                def progress(done: int, total: int) -> None:
+                    bar.length = total
+                    bar.update(done - bar.pos)
+
+                report = import_ics(session, data, str(file), progress=progress, **options)
+        else:
+            report = import_ics(session, data, str(file), **options)
+    for line in report.notes:
+        click.echo(line, err=True)
+    click.echo(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.skipped} skipped"
+    )

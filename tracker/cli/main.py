@@ -1,0 +1,82 @@
+"""`tracker`: the top-level group, `tracker init`, and where every command group is added."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy.engine import make_url
+
+from tracker.cli.context import AppContext, TrackerGroup
+from tracker.cli.feeds import import_group, publish, serve
+from tracker.cli.members import member
+from tracker.cli.records import deadline, event
+from tracker.cli.remind import remind
+from tracker.config import load_config, resolve_db_url
+from tracker.db.engine import current_revision, migrate, session_scope
+from tracker.errors import TrackerError
+from tracker.links import host_of
+from tracker.records.sample import is_empty, load_sample
+from tracker.timeparse import utc_now
+
+
+@click.group(cls=TrackerGroup, no_args_is_help=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="config.toml to use (default: $TRACKER_CONFIG, else ./config.toml, else built-in).")
+@click.option("--db", "db_url", default=None, help="SQLAlchemy database URL; overrides [tracker] database.")
+@click.option("-v", "--verbose", is_flag=True, help="Log details, and tracebacks of failures, to stderr.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, db_url: str | None, verbose: bool) -> None:
+    """Events and registration deadlines of the UN crime-prevention bodies.
+
+    Example: tracker deadline add "COP12 registration" --due "4 Oct 2024" --event cop12
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if ctx.resilient_parsing:
+        return
+    try:
+        config = load_config(config_path)
+        if db_url:
+            config = config.with_database(resolve_db_url(db_url, Path.cwd()))
+    except TrackerError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(exc.exit_code)
+    ctx.obj = AppContext(config=config, verbose=verbose)
+
+
+
+@main.command()
+@click.option("--sample", type=click.Path(dir_okay=False),
+              help="A sample calendar (TOML) to load when the database has no events yet.")
+@click.pass_obj
+def init(app: AppContext, sample: str | None) -> None:
+    """Create or upgrade the database schema (safe to run again; keeps every row).
+
+    Example: tracker init --sample examples/cop12.toml
+    """
+    migrate(app.db_url)
+    click.echo(f"database ready: {_shown_url(app.db_url)} (schema {current_revision(app.db_url)})")
+    if sample:
+        with session_scope(app.db_url) as session:
+            if not is_empty(session):
+                click.echo("sample not loaded: the database already has events")
+                return
+            counts = load_sample(session, Path(sample), default_tz=app.tz,
+                                 host=host_of(app.config.tracker.base_url), now=utc_now())
+        click.echo(f"loaded sample {Path(sample).name}: {counts[0]} events, {counts[1]} deadlines, "
+                   f"{counts[2]} members")
+
+
+def _shown_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+for command in (event, deadline, member, publish, serve, import_group, remind):
+    main.add_command(command)

@@ -1,0 +1,263 @@
+"""`tracker event ...` and `tracker deadline ...`: parse, call one service function, print."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from tracker.cli.context import AppContext, changed_line, emit
+from tracker.cli.views import deadline_dict, deadlines_table, details, event_dict, events_table
+from tracker.db.engine import session_scope
+from tracker.links import host_of
+from tracker.records import deadlines as dl
+from tracker.records import events as ev
+from tracker.timeparse import utc_now
+
+WHEN_HELP = ("ISO 8601 (2024-10-14T12:00, with or without +02:00), 2024-10-14, 14/10/2024 12:00, "
+             "'14 Oct 2024 12:00', '14 Oct 2024 noon'")
+
+
+# --- events ------------------------------------------------------------------------------
+
+@click.group()
+def event() -> None:
+    """Record, change and cancel events (sessions, meetings, side events)."""
+
+
+def event_options(edit: bool) -> Any:
+    def wrap(f: Any) -> Any:
+        opts = [
+            click.option("--start", help=f"When it starts: {WHEN_HELP}. A date alone makes an "
+                         "all-day event."),
+            click.option("--end", help="When it ends: a WHEN, or just a time such as 16:30 on "
+                         "the start day (default: one hour after a timed start; all-day: the "
+                         "start day)."),
+            click.option("--tz", help="IANA zone of times without an offset (default: the "
+                         "configured zone)." + (" Alone, it keeps the wall-clock times and "
+                                                 "moves them to this zone." if edit else "")),
+            click.option("--all-day/--timed", "all_day", default=None,
+                         help="Whole days (dates) or a timed event."),
+            click.option("--series", multiple=True, help="Series tag, repeatable: ccpcj, "
+                         "untoc-cop, ahc, cd, congress, informal, side-event, ..."),
+            click.option("--location", help="Venue and room, e.g. 'Vienna International "
+                         "Centre, CR7'."),
+            click.option("--mode", help="in-person, online or hybrid."),
+            click.option("--url", help="Web page (e.g. the INDICO page)."),
+            click.option("--description", help="Free text shown in calendars."),
+            click.option("--visibility", help="public, members (private feeds only) or private "
+                         "(no feed)."),
+            click.option("--status", help="confirmed or tentative" + (", or cancelled" if edit
+                                                                      else "") + "."),
+        ]
+        if edit:
+            opts.insert(0, click.option("--title", help="New title."))
+        for opt in reversed(opts):
+            f = opt(f)
+        return f
+    return wrap
+
+
+def _event_input(title: str | None, series: tuple[str, ...], **kw: Any) -> ev.EventInput:
+    return ev.EventInput(title=title, series=list(series) if series else None, **kw)
+
+
+@event.command("add")
+@click.argument("title")
+@event_options(edit=False)
+@click.option("--id", "event_id", help="Short id to refer to it (default: made from the title).")
+@click.pass_obj
+def event_add(app: AppContext, title: str, series: tuple[str, ...], event_id: str | None,
+              **kw: Any) -> None:
+    """Record an event.
+
+    Example: tracker event add "COP12" --start 2024-10-14 --end 2024-10-18 --series untoc-cop
+    """
+    with session_scope(app.db_url) as session:
+        record = ev.add_event(session, _event_input(title, series, **kw), event_id=event_id,
+                              default_tz=app.tz, host=host_of(app.config.tracker.base_url),
+                              now=utc_now())
+        click.echo(f"added event {record.id}: {record.title}")
+
+
+@event.command("edit")
+@click.argument("event_id", metavar="ID")
+@event_options(edit=True)
+@click.pass_obj
+def event_edit(app: AppContext, event_id: str, title: str | None, series: tuple[str, ...],
+               **kw: Any) -> None:
+    """Change an event; calendars see the change (SEQUENCE grows).
+
+    Example: tracker event edit cop12 --start 2024-10-15 --end 2024-10-19
+    """
+    with session_scope(app.db_url) as session:
+        changed = ev.edit_event(session, event_id, _event_input(title, series, **kw),
+                                now=utc_now())
+        click.echo(changed_line("event", event_id, changed, ev.get_event(session, event_id).sequence))
+
+
+@event.command("cancel")
+@click.argument("event_id", metavar="ID")
+@click.pass_obj
+def event_cancel(app: AppContext, event_id: str) -> None:
+    """Cancel an event and its open deadlines (they stay in feeds as cancelled for a while).
+
+    Example: tracker event cancel informal-2024-11
+    """
+    with session_scope(app.db_url) as session:
+        record, deadlines = ev.cancel_event(session, event_id, now=utc_now())
+        click.echo(f"cancelled event {record.id}" + (
+            f" and its deadlines {', '.join(d.id for d in deadlines)}" if deadlines else ""))
+
+
+@event.command("list")
+@click.option("--upcoming", is_flag=True, help="Only events that have not ended.")
+@click.option("--series", help="Only events with this series tag.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list on stdout.")
+@click.pass_obj
+def event_list(app: AppContext, upcoming: bool, series: str | None, as_json: bool) -> None:
+    """List events, times in each event's own zone.
+
+    Example: tracker event list --upcoming --series untoc-cop
+    """
+    with session_scope(app.db_url) as session:
+        events = ev.list_events(session, now=utc_now(), upcoming=upcoming, series=series)
+        emit([event_dict(e) for e in events], as_json, events_table(events))
+
+
+@event.command("show")
+@click.argument("event_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.pass_obj
+def event_show(app: AppContext, event_id: str, as_json: bool) -> None:
+    """Show one event.
+
+    Example: tracker event show cop12 --json
+    """
+    with session_scope(app.db_url) as session:
+        data = event_dict(ev.get_event(session, event_id))
+        emit(data, as_json, details(data))
+
+
+# --- deadlines ---------------------------------------------------------------------------
+
+@click.group()
+def deadline() -> None:
+    """Record, change and cancel deadlines (registrations, lists of speakers, ground passes)."""
+
+
+def deadline_options(edit: bool) -> Any:
+    def wrap(f: Any) -> Any:
+        opts = [
+            click.option("--due", help=f"When it is due: {WHEN_HELP}. A date alone means the "
+                         "end of that day (23:59) in its zone."),
+            click.option("--opens", help="When the window opens (a WHEN; a date means the "
+                         "start of that day)." + (" 'none' removes it." if edit else "")),
+            click.option("--tz", help="IANA zone of times without an offset (default: the "
+                         "event's zone, else the configured zone)."),
+            click.option("--event", "event", help="Id of the event it belongs to."),
+            click.option("--kind", help="registration, speakers-list, ground-pass, application, "
+                         "submission, nomination, payment or other."),
+            click.option("--series", multiple=True, help="Series tag (repeatable), added to "
+                         "the event's."),
+            click.option("--url", help="Where to do it (e.g. the INDICO registration page)."),
+            click.option("--notes", help="What to do: instructions shown in feeds and e-mails."),
+            click.option("--email", help="E-mail address to write to, if any."),
+            click.option("--location", help="Where, for in-person deadlines (e.g. 'VIC Gate 1')."),
+            click.option("--remind", help="Reminder offsets overriding the defaults, e.g. "
+                         "14d,3d,1d,2h" + (" ('default' to clear)." if edit else ".")),
+            click.option("--visibility", help="public, members or private."),
+        ]
+        if edit:
+            opts.insert(0, click.option("--title", help="New title."))
+            opts.append(click.option("--status", help="open, extended or cancelled."))
+        for opt in reversed(opts):
+            f = opt(f)
+        return f
+    return wrap
+
+
+def _deadline_input(title: str | None, series: tuple[str, ...], **kw: Any) -> dl.DeadlineInput:
+    return dl.DeadlineInput(title=title, series=list(series) if series else None, **kw)
+
+
+@deadline.command("add")
+@click.argument("title")
+@deadline_options(edit=False)
+@click.option("--id", "deadline_id", help="Short id (default: made from the title).")
+@click.pass_obj
+def deadline_add(app: AppContext, title: str, series: tuple[str, ...], deadline_id: str | None,
+                 **kw: Any) -> None:
+    """Record a deadline.
+
+    Example: tracker deadline add "COP12 list of speakers" --kind speakers-list
+    --opens 2024-09-02 --due "14 Oct 2024 noon" --event cop12
+    """
+    with session_scope(app.db_url) as session:
+        record = dl.add_deadline(session, _deadline_input(title, series, **kw),
+                                 deadline_id=deadline_id, default_tz=app.tz,
+                                 host=host_of(app.config.tracker.base_url), now=utc_now())
+        click.echo(f"added deadline {record.id}: {record.title}, due "
+                   f"{deadline_dict(record)['due']} ({record.tz})")
+
+
+@deadline.command("edit")
+@click.argument("deadline_id", metavar="ID")
+@deadline_options(edit=True)
+@click.pass_obj
+def deadline_edit(app: AppContext, deadline_id: str, title: str | None, series: tuple[str, ...],
+                  **kw: Any) -> None:
+    """Change a deadline; a later due time marks it extended.
+
+    Example: tracker deadline edit cop12-registration --due "11 Oct 2024"
+    """
+    with session_scope(app.db_url) as session:
+        changed = dl.edit_deadline(session, deadline_id, _deadline_input(title, series, **kw),
+                                   now=utc_now())
+        record = dl.get_deadline(session, deadline_id)
+        click.echo(changed_line("deadline", deadline_id, changed, record.sequence))
+
+
+@deadline.command("cancel")
+@click.argument("deadline_id", metavar="ID")
+@click.pass_obj
+def deadline_cancel(app: AppContext, deadline_id: str) -> None:
+    """Cancel a deadline (it stays in feeds as cancelled for a while).
+
+    Example: tracker deadline cancel cop12-side-event-applications
+    """
+    with session_scope(app.db_url) as session:
+        record = dl.cancel_deadline(session, deadline_id, now=utc_now())
+        click.echo(f"cancelled deadline {record.id}")
+
+
+@deadline.command("list")
+@click.option("--upcoming", is_flag=True, help="Only deadlines not yet due and not cancelled.")
+@click.option("--event", "event", help="Only deadlines of this event.")
+@click.option("--kind", help="Only deadlines of this kind.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list on stdout.")
+@click.pass_obj
+def deadline_list(app: AppContext, upcoming: bool, event: str | None, kind: str | None,
+                  as_json: bool) -> None:
+    """List deadlines by due time, shown in each deadline's own zone.
+
+    Example: tracker deadline list --upcoming --kind registration
+    """
+    with session_scope(app.db_url) as session:
+        records = dl.list_deadlines(session, now=utc_now(), upcoming=upcoming, event=event,
+                                    kind=kind)
+        emit([deadline_dict(d) for d in records], as_json, deadlines_table(records))
+
+
+@deadline.command("show")
+@click.argument("deadline_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+@click.pass_obj
+def deadline_show(app: AppContext, deadline_id: str, as_json: bool) -> None:
+    """Show one deadline.
+
+    Example: tracker deadline show cop12-speakers --json
+    """
+    with session_scope(app.db_url) as session:
+        data = deadline_dict(dl.get_deadline(session, deadline_id))
+        emit(data, as_json, details(data))

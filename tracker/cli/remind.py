@@ -1,0 +1,80 @@
+"""`tracker remind ...`: preview a reminder, run one sending round, show the outbox state."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import click
+
+from tracker.cli.context import AppContext
+from tracker.db.engine import session_scope
+from tracker.reminders.mail import preview
+from tracker.reminders.outbox import status
+from tracker.scheduler.round import FeedPublisher, run_round
+from tracker.scheduler.round import dry_run as plan_only
+from tracker.timeparse import iso_utc, utc_now
+
+
+@click.group()
+def remind() -> None:
+    """Reminder e-mails: preview them, send what is due, see the outbox."""
+
+
+@remind.command("preview")
+@click.argument("deadline_id", metavar="DEADLINE")
+@click.option("--member", "email", help="E-mail of the member to render it for "
+              "(default: the first follower, else a sample member).")
+@click.pass_obj
+def remind_preview(app: AppContext, deadline_id: str, email: str | None) -> None:
+    """Print the reminder mail for a deadline: headers and the text part.
+
+    Example: tracker remind preview cop12-registration --member amina@example.org
+    """
+    with session_scope(app.db_url) as session:
+        msg = preview(session, app.config, deadline_id, email, utc_now())
+    for name, value in msg.items():
+        click.echo(f"{name}: {value}")
+    click.echo("")
+    body = msg.get_body(("plain",))
+    click.echo(body.get_content() if body is not None else "")
+    for part in msg.iter_attachments():
+        click.echo(f"[attachment: {part.get_filename()} ({part.get_content_type()})]")
+
+
+@remind.command("send-due")
+@click.option("--dry-run", is_flag=True, help="List what would be sent; write nothing.")
+@click.pass_obj
+def remind_send_due(app: AppContext, dry_run: bool) -> None:
+    """Run one round now: plan, publish changed feeds, send due reminders.
+
+    Example: tracker remind send-due --dry-run
+    """
+    if dry_run:
+        report = plan_only(app.config, utc_now())
+        for row, to, subject in report.would_send:
+            click.echo(f"would send {row.message_id} to {to}: {subject}")
+        for row, reason in report.would_skip:
+            click.echo(f"would skip {row.message_id}: {reason}")
+        click.echo(f"{len(report.would_send)} to send, {len(report.would_skip)} to skip")
+        return
+    owner = f"cli:{socket.gethostname()}:{os.getpid()}"
+    report = run_round(app.config, utc_now, owner, batch=app.config.mail.batch_size,
+                       publish=FeedPublisher())
+    click.echo(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}")
+
+
+@remind.command("status")
+@click.pass_obj
+def remind_status(app: AppContext) -> None:
+    """Show the outbox: counts by state, the next due moment, the latest failures.
+
+    Example: tracker remind status
+    """
+    with session_scope(app.db_url) as session:
+        st = status(session)
+    for state in ("pending", "claimed", "sent", "skipped", "failed"):
+        click.echo(f"{state:8} {st.counts.get(state, 0)}")
+    click.echo(f"next due: {iso_utc(st.next_due) if st.next_due else 'nothing pending'}")
+    for state, email, deadline_id, answer in st.failures:
+        click.echo(f"{state}: {email} / {deadline_id}: {answer}")

@@ -1,0 +1,121 @@
+"""Records -> JSON-ready dicts and readable tables (times in each item's own zone)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from tracker.links import feed_url
+from tracker.records.models import Deadline, Event, Member
+from tracker.timeparse import iso_local, iso_utc
+
+
+def event_dict(event: Event) -> dict[str, object]:
+    if event.all_day:
+        assert event.start_date and event.end_date
+        start, end = event.start_date.isoformat(), event.end_date.isoformat()
+    else:
+        start, end = iso_local(event.start_utc, event.tz), iso_local(event.end_utc, event.tz)
+    return {
+        "id": event.id, "uid": event.uid, "title": event.title, "status": event.status,
+        "tz": event.tz, "all_day": event.all_day, "start": start, "end": end,
+        "start_utc": iso_utc(event.start_utc), "end_utc": iso_utc(event.end_utc),
+        "series": list(event.series), "location": event.location, "mode": event.mode,
+        "url": event.url, "description": event.description, "visibility": event.visibility,
+        "sequence": event.sequence, "created": iso_utc(event.created_at),
+        "modified": iso_utc(event.modified_at),
+        "deadlines": [d.id for d in sorted(event.deadlines, key=lambda d: d.due_utc)],
+    }
+
+
+def deadline_dict(deadline: Deadline) -> dict[str, object]:
+    opens = None
+    if deadline.opens_utc is not None:
+        opens = (deadline.opens_date.isoformat() if deadline.opens_date
+                 else iso_local(deadline.opens_utc, deadline.tz))
+    return {
+        "id": deadline.id, "uid": deadline.uid, "title": deadline.title,
+        "status": deadline.status, "kind": deadline.kind, "tz": deadline.tz,
+        "due": iso_local(deadline.due_utc, deadline.tz), "due_utc": iso_utc(deadline.due_utc),
+        "due_date": deadline.due_date.isoformat() if deadline.due_date else None,
+        "opens": opens,
+        "opens_utc": iso_utc(deadline.opens_utc) if deadline.opens_utc else None,
+        "event": deadline.event_id, "series": deadline.all_series,
+        "instructions": deadline.instructions, "url": deadline.url, "email": deadline.email,
+        "location": deadline.location, "visibility": deadline.visibility,
+        "remind": deadline.remind, "sequence": deadline.sequence,
+        "created": iso_utc(deadline.created_at), "modified": iso_utc(deadline.modified_at),
+    }
+
+
+def member_dict(member: Member, base_url: str) -> dict[str, object]:
+    return {
+        "id": member.id, "email": member.email, "name": member.name,
+        "organisation": member.organisation, "tz": member.tz, "series": list(member.series),
+        "kinds": list(member.kinds), "remind": member.remind, "active": member.active,
+        "status": "active" if member.active else "inactive",
+        "feed_url": feed_url(base_url, member.feed_token),
+        "created": iso_utc(member.created_at), "modified": iso_utc(member.modified_at),
+    }
+
+
+def local_text(utc: datetime, tz: str) -> str:
+    """'Mon 14 Oct 2024 12:00 CEST' in the item's own zone."""
+    local = utc.astimezone(ZoneInfo(tz))
+    return f"{local:%a %d %b %Y %H:%M} {local.tzname()}"
+
+
+def event_when(event: Event) -> str:
+    if event.all_day:
+        assert event.start_date and event.end_date
+        if event.start_date == event.end_date:
+            return f"{event.start_date:%a %d %b %Y} (all day)"
+        return f"{event.start_date:%a %d %b %Y} - {event.end_date:%a %d %b %Y}"
+    end = event.end_utc.astimezone(ZoneInfo(event.tz))
+    return f"{local_text(event.start_utc, event.tz)}-{end:%H:%M}"
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """A plain aligned text table (the last column is not padded)."""
+    if not rows:
+        return "(none)"
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for row in [header, *rows]:
+        cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=False)] + [str(row[-1])]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def events_table(events: list[Event]) -> str:
+    rows = [[e.id, event_when(e), e.tz, e.status, ",".join(e.series), e.title] for e in events]
+    return table(rows, ["ID", "WHEN (own zone)", "ZONE", "STATUS", "SERIES", "TITLE"])
+
+
+def deadlines_table(deadlines: list[Deadline]) -> str:
+    rows = [
+        [d.id, (f"{d.due_date:%a %d %b %Y} (end of day)" if d.due_date
+                else local_text(d.due_utc, d.tz)), d.tz, d.kind, d.status, d.event_id or "-",
+         d.title]
+        for d in deadlines
+    ]
+    return table(rows, ["ID", "DUE (own zone)", "ZONE", "KIND", "STATUS", "EVENT", "TITLE"])
+
+
+def members_table(members: list[Member]) -> str:
+    rows = [[m.email, m.name, m.organisation, m.tz, ",".join(m.series) or "(all)",
+             m.remind or "(default)", "active" if m.active else "inactive"] for m in members]
+    return table(rows, ["EMAIL", "NAME", "ORGANISATION", "ZONE", "SERIES", "REMIND", "STATUS"])
+
+
+def details(data: dict[str, object]) -> str:
+    """A record as 'key: value' lines for `show` without --json."""
+    width = max(len(k) for k in data)
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "-"
+        elif value in (None, ""):
+            value = "-"
+        lines.append(f"{key.ljust(width)}  {value}")
+    return "\n".join(lines)

@@ -1,0 +1,158 @@
+"""Query the database, render the feeds, write the files that changed (atomically).
+
+Public feeds (visibility "public" only; "members" and "private" never appear in them):
+- ``all.ics``: every event and deadline;
+- ``deadlines.ics``: deadlines only;
+- ``<tag>.ics``: one per series tag (a deadline carries its own tags and its event's). A tag
+  named ``all`` or ``deadlines`` is written as ``series-<tag>.ics`` so it cannot clobber those.
+
+A member's private feed (served, not written) holds public and members-only items of the
+series the member follows (no series = all). Rendered VEVENTs are cached per item in the
+``feed_cache`` table, so a publish of unchanged items is a concatenation, and a file is only
+replaced when its bytes differ (its mtime, ETag and Last-Modified then stay put).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.feeds import cache as feedcache
+from tracker.feeds.render import FeedItem, FeedSettings, VeventCache, render_calendar
+from tracker.feeds.rows import load_items
+from tracker.records.models import Deadline, Event
+
+log = logging.getLogger(__name__)
+_SAFE_TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+RESERVED = ("all", "deadlines")
+
+
+@dataclass(frozen=True)
+class FeedFile:
+    """What publishing did to one file."""
+
+    name: str
+    path: Path
+    changed: bool
+    items: int
+
+
+@dataclass(frozen=True)
+class RenderedFeeds:
+    """File name -> feed bytes, and how many VEVENTs were rendered anew (cache misses)."""
+
+    feeds: dict[str, bytes]
+    rendered: int
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    files: list[FeedFile]
+    rendered: int  # VEVENTs rendered anew (cache misses)
+
+    @property
+    def written(self) -> list[FeedFile]:
+        return [f for f in self.files if f.changed]
+
+    @property
+    def unchanged(self) -> list[FeedFile]:
+        return [f for f in self.files if not f.changed]
+
+
+def series_file(tag: str) -> str:
+    return f"series-{tag}.ics" if tag in RESERVED else f"{tag}.ics"
+
+
+def public_feeds(items: list[FeedItem], settings: FeedSettings) -> dict[str, tuple[str, list[FeedItem]]]:
+    """File name -> (calendar name, items) for every public feed."""
+    feeds: dict[str, tuple[str, list[FeedItem]]] = {
+        "all.ics": (settings.name, items),
+        "deadlines.ics": (f"{settings.name}: deadlines", [i for i in items if i.is_deadline]),
+    }
+    by_tag: dict[str, list[FeedItem]] = {}
+    for item in items:
+        for tag in item.series:
+            by_tag.setdefault(tag, []).append(item)
+    for tag in sorted(by_tag):
+        if not _SAFE_TAG.match(tag):
+            log.warning("series tag %r is not a safe file name; no feed written for it", tag)
+            continue
+        feeds[series_file(tag)] = (f"{settings.name}: {tag}", by_tag[tag])
+    return feeds
+
+
+def write_feed(path: Path, data: bytes) -> bool:
+    """Replace `path` with `data` atomically (temp file + os.replace); False if already equal."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def render_public(session: Session, settings: FeedSettings, now: datetime) -> RenderedFeeds:
+    """Render every public feed; VEVENTs rendered anew are saved to the cache table."""
+    items = load_items(session)
+    cache = VeventCache(feedcache.load(session))
+    feeds = {
+        name: render_calendar(feed_items, settings, now, name=title, cache=cache)
+        for name, (title, feed_items) in public_feeds(items, settings).items()
+    }
+    _store_cache(session, cache)
+    return RenderedFeeds(feeds, len(cache.dirty))
+
+
+def write_public(rendered: RenderedFeeds, out: Path) -> PublishResult:
+    """Write the feeds whose bytes changed into `out` (after the session is closed: no database
+    lock is held while files are fsynced)."""
+    files = [
+        FeedFile(name, out / name, write_feed(out / name, data), data.count(b"BEGIN:VEVENT\r\n"))
+        for name, data in rendered.feeds.items()
+    ]
+    stale = _stale_files(out, set(rendered.feeds))
+    if stale:
+        log.info("series feeds no longer published, left in place: %s", ", ".join(stale))
+    return PublishResult(files, rendered.rendered)
+
+
+def _store_cache(session: Session, cache: VeventCache) -> None:
+    """Save new renderings; drop entries of items no public feed shows any more."""
+    if cache.dirty:
+        feedcache.save(session, dict(cache.entries), cache.dirty)
+    # Private feeds share the table, so only prune items that no longer exist at all.
+    stale = set(cache.entries) - _all_uids(session)
+    if stale:
+        feedcache.prune(session, stale)
+
+
+def _all_uids(session: Session) -> set[str]:
+    return set(session.scalars(select(Event.uid))) | set(session.scalars(select(Deadline.uid)))
+
+
+def _stale_files(out: Path, current: set[str]) -> list[str]:
+    if not out.is_dir():
+        return []
+    return sorted(p.name for p in out.glob("*.ics") if p.name not in current)
+
+

@@ -1,0 +1,130 @@
+"""Reading feed items from the database: ORM snapshots for publishing, and column-only reads
+(no ORM objects) for the private feeds `tracker serve` keeps in memory."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import Row, select, type_coerce
+from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.types import NullType
+
+from tracker.feeds.render import FeedItem, FeedSettings, item_from_deadline, item_from_event
+from tracker.records.models import Deadline, Event, Member
+
+VISIBLE_TO_MEMBERS = ("public", "members")
+
+
+def load_items(session: Session, visibilities: Iterable[str] = ("public",)) -> list[FeedItem]:
+    """Snapshot every event and deadline of the given visibilities (all statuses)."""
+    vis = tuple(visibilities)
+    events = session.scalars(select(Event).where(Event.visibility.in_(vis)))
+    deadlines = session.scalars(
+        select(Deadline).where(Deadline.visibility.in_(vis)).options(selectinload(Deadline.event))
+    )
+    return [item_from_event(e) for e in events] + [item_from_deadline(d) for d in deadlines]
+
+
+def find_member(session: Session, token: str) -> Member | None:
+    """The active member whose feed token is `token`, compared in constant time."""
+    if not token or len(token) > 64:
+        return None
+    member = session.scalar(select(Member).where(Member.feed_token == token))
+    if member is None or not hmac.compare_digest(member.feed_token, token) or not member.active:
+        return None
+    return member
+
+
+def member_items(session: Session, member: Member) -> list[FeedItem]:
+    """Public and members-only items of the series the member follows (none listed = all)."""
+    items = load_items(session, VISIBLE_TO_MEMBERS)
+    if not member.series:
+        return items
+    return [i for i in items if member.follows(list(i.series))]
+
+
+# --- Column-only reads for the private feeds served by `tracker serve` -------------------
+
+_EVENT = aliased(Event)
+EVENT_COLUMNS = {c.key: c for c in (
+    Event.uid, Event.title, Event.tz, Event.start_utc, Event.end_utc, Event.all_day,
+    Event.start_date, Event.end_date, Event.location, Event.mode, Event.url, Event.description,
+    Event.status, Event.visibility, Event.series, Event.sequence, Event.created_at,
+    Event.modified_at, Event.cancelled_at)}
+DEADLINE_COLUMNS = {c.key: c for c in (
+    Deadline.uid, Deadline.title, Deadline.kind, Deadline.tz, Deadline.due_utc, Deadline.due_date,
+    Deadline.opens_utc, Deadline.opens_date, Deadline.instructions, Deadline.url, Deadline.email,
+    Deadline.location, Deadline.status, Deadline.visibility, Deadline.series, Deadline.sequence,
+    Deadline.created_at, Deadline.modified_at, Deadline.cancelled_at)} | {
+    "event_title": _EVENT.title, "event_series": _EVENT.series}
+
+
+def item_rows(
+    session: Session, visibilities: Iterable[str], raw: bool = False, uids: Iterable[str] | None = None
+) -> list[tuple[bool, Row[Any]]]:
+    """(is_deadline, row) for every event and deadline shown to members, column by column.
+
+    `raw` skips the result types (datetimes stay as the driver returns them): a cheap
+    fingerprint of a row, compared to find what changed. `uids` limits the read.
+    """
+    vis = tuple(visibilities)
+    wanted = None if uids is None else sorted(uids)
+    rows: list[tuple[bool, Row[Any]]] = []
+    connection = session.connection()  # Core rows: no ORM loading machinery
+    for is_deadline, columns in ((False, EVENT_COLUMNS), (True, DEADLINE_COLUMNS)):
+        table = Deadline if is_deadline else Event
+        cols = [type_coerce(c, NullType()).label(k) if raw else c.label(k) for k, c in columns.items()]
+        query = select(*cols).where(table.visibility.in_(vis))
+        if is_deadline:
+            query = query.outerjoin(_EVENT, Deadline.event_id == _EVENT.id)
+        if wanted is None:
+            rows += [(is_deadline, r) for r in connection.execute(query)]
+            continue
+        for i in range(0, len(wanted), 500):
+            chunk = query.where(table.uid.in_(wanted[i : i + 500]))
+            rows += [(is_deadline, r) for r in connection.execute(chunk)]
+    return rows
+
+
+def _deadline_view(row: Row[Any]) -> SimpleNamespace:
+    """A deadline row with the two attributes `item_from_deadline` reads off the relationship."""
+    view = SimpleNamespace(**row._mapping)
+    view.event = SimpleNamespace(title=row.event_title) if row.event_title is not None else None
+    own = list(row.series or [])
+    view.all_series = own + [t for t in (row.event_series or []) if t not in own]
+    return view
+
+
+def item_from_row(is_deadline: bool, row: Row[Any]) -> FeedItem:
+    """The FeedItem of a row from `item_rows` (equal to the one built from the ORM object)."""
+    if is_deadline:
+        return item_from_deadline(_deadline_view(row))  # type: ignore[arg-type]
+    return item_from_event(row)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class FeedMember:
+    name: str
+    email: str
+    series: frozenset[str]
+
+
+def feed_member(session: Session, token: str) -> FeedMember | None:
+    """`find_member` reading four columns by the unique feed_token index."""
+    if not token or len(token) > 64:
+        return None
+    row = session.execute(
+        select(Member.feed_token, Member.active, Member.name, Member.email, Member.series)
+        .where(Member.feed_token == token)
+    ).first()
+    if row is None or not hmac.compare_digest(row.feed_token, token) or not row.active:
+        return None
+    return FeedMember(row.name, row.email, frozenset(row.series or ()))
+
+
+def private_feed_title(settings: FeedSettings, name: str, email: str) -> str:
+    return f"{settings.name} ({name or email})"

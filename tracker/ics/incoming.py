@@ -1,0 +1,45 @@
+"""One VEVENT as read from a file: the plain item `parse` produces and `apply` writes."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from tracker.records.checks import slugify
+
+
+@dataclass
+class Incoming:
+    """One VEVENT, read and checked, ready to be matched by UID."""
+
+    uid: str
+    kind: str  # "event" or a deadline kind
+    title: str
+    tz: str
+    start_utc: datetime
+    end_utc: datetime
+    all_day: bool = False
+    start_date: date | None = None
+    end_date: date | None = None  # inclusive
+    location: str = ""
+    url: str = ""
+    description: str = ""
+    status: str = "confirmed"
+    visibility: str = "public"
+    series: list[str] = field(default_factory=list)
+    mode: str = "in-person"
+    sequence: int = 0
+    last_modified: datetime | None = None
+    opens_utc: datetime | None = None
+    opens_date: date | None = None
+    due_date: date | None = None
+    email: str = ""
+
+    @property
+    def is_deadline(self) -> bool:
+        return self.kind != "event"
+
+    def new_id(self) -> str:
+        digest = hashlib.sha256(self.uid.encode()).hexdigest()[:6]
+        return f"{slugify(self.title, 50)}-{digest}"

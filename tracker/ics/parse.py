@@ -1,0 +1,239 @@
+"""`tracker import ics`: VEVENTs from another calendar -> events and deadlines, idempotently.
+
+Rules (documented in the README):
+- UIDs are kept; an item whose UID exists is updated, not duplicated. Its sequence grows only
+  when something material changed. If the file's copy is older than ours (lower SEQUENCE and an
+  older LAST-MODIFIED, e.g. an old export of our own feed), it is skipped.
+- Zones: an IANA TZID is kept; Outlook's Windows names ("W. Europe Standard Time") map to IANA
+  names (icalendar's CLDR table); floating times mean the calendar's X-WR-TIMEZONE (Google) or
+  else the configured zone; UTC times stay the instants they name (zone: X-WR-TIMEZONE or the
+  configured one). An unknown TZID skips the item with a note.
+- All-day items (VALUE=DATE) stay all-day; DTEND is exclusive in iCalendar, inclusive here.
+- Our own deadlines come back as deadlines: feeds write X-TRACKER-KIND (the deadline kind) and
+  X-TRACKER-OPENS/-OPENS-DATE/-DUE-DATE, and the description footer is dropped again.
+- Recurring items (RRULE/RDATE) and overrides (RECURRENCE-ID) are skipped with a note.
+- New items get ids made from the title plus a hash of the UID ("cop12-plenary-3f2a1c").
+- The file is parsed completely before anything is written, and written in one transaction:
+  a malformed file changes nothing and exits 2 with one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import available_timezones
+
+import icalendar
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+from tracker import timeparse as tp
+from tracker.config import KINDS
+from tracker.errors import TrackerError
+from tracker.feeds.render import split_description
+from tracker.ics.incoming import Incoming
+from tracker.records.checks import check_tags, slugify
+from tracker.records.events import DEFAULT_DURATION
+
+CLASS_VISIBILITY = {"PUBLIC": "public", "CONFIDENTIAL": "members", "PRIVATE": "private"}
+
+
+def parse_ics(
+    data: bytes, default_tz: str, series: list[str], name: str = "FILE"
+) -> tuple[list[Incoming], list[str]]:
+    """Parse an iCalendar file into checked items plus notes about the VEVENTs skipped."""
+    try:
+        cal = icalendar.Calendar.from_ical(data)
+    except (ValueError, IndexError, KeyError) as exc:
+        raise TrackerError(name, f"is not a valid iCalendar file ({_first_line(exc)})") from None
+    if not isinstance(cal, icalendar.Calendar) or cal.name != "VCALENDAR":
+        raise TrackerError(name, "is not an iCalendar file (no BEGIN:VCALENDAR)")
+    cal_tz = str(cal.get("X-WR-TIMEZONE", "")).strip()
+    fallback = _zone_name(cal_tz) if cal_tz else None
+    if cal_tz and fallback is None:
+        raise TrackerError(f"{name} X-WR-TIMEZONE", f"unknown time zone '{cal_tz}'")
+    floating_tz = fallback or default_tz
+    items: list[Incoming] = []
+    notes: list[str] = []
+    for n, vevent in enumerate(cal.walk("VEVENT"), start=1):
+        where = f"{name} VEVENT #{n}"
+        if vevent.errors:
+            prop, problem = vevent.errors[0]
+            raise TrackerError(f"{where} {prop}", f"is malformed ({problem})")
+        try:
+            item = _read_vevent(vevent, floating_tz, series, where)
+        except _Skip as skip:
+            notes.append(f"skipped {where} (UID {vevent.get('UID', '?')}): {skip}")
+            continue
+        items.append(item)
+    if not items and not notes:
+        raise TrackerError(name, "contains no VEVENT to import")
+    return items, notes
+
+
+class _Skip(Exception):
+    """An item we leave out (with a note), unlike a malformed file."""
+
+
+def _zone_name(tzid: str) -> str | None:
+    """IANA name for an IANA or Windows TZID (also '/mozilla.org/.../Europe/Vienna')."""
+    text = tzid.strip().strip('"')
+    zones = _iana_zones()
+    if text in zones:
+        return text
+    if text in WINDOWS_TO_OLSON:
+        return WINDOWS_TO_OLSON[text]
+    parts = text.split("/")
+    for i in range(len(parts) - 1):
+        candidate = "/".join(parts[i:])
+        if candidate in zones:
+            return candidate
+    return None
+
+
+_ZONES: set[str] = set()
+
+
+def _iana_zones() -> set[str]:
+    if not _ZONES:
+        _ZONES.update(available_timezones())
+    return _ZONES
+
+
+def _read_vevent(ev: icalendar.Event, floating_tz: str, series: list[str], where: str) -> Incoming:
+    if "RRULE" in ev or "RDATE" in ev or "RECURRENCE-ID" in ev:
+        raise _Skip("recurring items are not imported (RRULE/RDATE/RECURRENCE-ID)")
+    if "DTSTART" not in ev:
+        raise _Skip("no DTSTART")
+    title = " ".join(str(ev.get("SUMMARY", "")).split())[:300] or "(untitled)"
+    uid = str(ev.get("UID", "")).strip() or _made_uid(ev)
+    start_prop = ev["DTSTART"]
+    start = start_prop.dt
+    status = str(ev.get("STATUS", "CONFIRMED")).upper()
+    kind = str(ev.get("X-TRACKER-KIND", "")).strip() or "event"
+    if kind != "event" and kind not in KINDS:
+        kind = "other"
+    item = Incoming(
+        uid=uid, kind=kind, title=title, tz=floating_tz, start_utc=_EPOCH, end_utc=_EPOCH,
+        location=" ".join(str(ev.get("LOCATION", "")).split()),
+        url=str(ev.get("URL", "")).strip(),
+        description=str(ev.get("DESCRIPTION", "")).strip(),
+        visibility=CLASS_VISIBILITY.get(str(ev.get("CLASS", "PUBLIC")).upper(), "private"),
+        series=_series(ev, series),
+        mode=str(ev.get("X-TRACKER-MODE", "in-person")) or "in-person",
+        sequence=int(ev.get("SEQUENCE", 0) or 0),
+        last_modified=_aware(ev.get("LAST-MODIFIED")),
+    )
+    if isinstance(start, datetime):
+        _timed(item, ev, start_prop, floating_tz, where)
+    else:
+        own = _zone_name(str(ev.get("X-TRACKER-TZ", "")))
+        _all_day(item, ev, start, own or floating_tz)
+    if item.is_deadline:
+        try:
+            _deadline_fields(item, ev)
+        except ValueError as exc:
+            raise TrackerError(f"{where} X-TRACKER-*", f"is malformed ({exc})") from None
+        item.status = "cancelled" if status == "CANCELLED" else "open"
+    else:
+        item.status = {"CANCELLED": "cancelled", "TENTATIVE": "tentative"}.get(status, "confirmed")
+    return item
+
+
+_EPOCH = tp.start_of_day(date(1970, 1, 1), "UTC")
+
+
+def _made_uid(ev: icalendar.Event) -> str:
+    """A stable UID for a VEVENT without one, so re-importing the file does not duplicate it."""
+    basis = f"{ev.get('DTSTART').to_ical()!r}|{ev.get('SUMMARY', '')}"
+    return f"import-{hashlib.sha256(basis.encode()).hexdigest()[:20]}@tracker.invalid"
+
+
+def _series(ev: icalendar.Event, extra: list[str]) -> list[str]:
+    cats = ev.get("CATEGORIES")
+    values: list[str] = []
+    for prop in cats if isinstance(cats, list) else [cats] if cats is not None else []:
+        values += [str(c) for c in prop.cats]
+    tags = [slugify(v, 40) for v in values if not v.startswith("deadline:")]
+    return check_tags([*extra, *(t for t in tags if t != "item")])
+
+
+def _timed(item: Incoming, ev: icalendar.Event, prop: object, floating_tz: str, where: str) -> None:
+    tzid = prop.params.get("TZID") if hasattr(prop, "params") else None  # type: ignore[attr-defined]
+    zone_name = floating_tz
+    if tzid:
+        found = _zone_name(str(tzid))
+        if found is None:
+            raise _Skip(f"unknown time zone '{tzid}' (not an IANA or Windows zone name)")
+        zone_name = found
+    item.tz = zone_name
+    item.start_utc = _instant(ev["DTSTART"].dt, zone_name, f"{where} DTSTART")
+    if "DTEND" in ev and isinstance(ev["DTEND"].dt, datetime):
+        end_prop = ev["DTEND"]
+        end_tzid = end_prop.params.get("TZID")
+        end_zone = _zone_name(str(end_tzid)) if end_tzid else zone_name
+        item.end_utc = _instant(end_prop.dt, end_zone or zone_name, f"{where} DTEND")
+    elif "DURATION" in ev:
+        item.end_utc = item.start_utc + ev["DURATION"].dt
+    else:
+        item.end_utc = item.start_utc
+    if item.end_utc <= item.start_utc:
+        item.end_utc = item.start_utc + DEFAULT_DURATION
+
+
+def _instant(value: datetime, zone_name: str, where: str) -> datetime:
+    """UTC instant of a DTSTART/DTEND: UTC and IANA values as given, others as wall time."""
+    zone = tp.parse_zone(zone_name, where)
+    if value.tzinfo is None:  # floating, or a TZID icalendar could not resolve
+        try:
+            return tp.localize(value, zone, where).astimezone(UTC)
+        except TrackerError as exc:
+            raise _Skip(exc.message) from None
+    if value.utcoffset() == timedelta(0) and str(value.tzinfo) in ("UTC", "UTC+00:00"):
+        return value.astimezone(UTC)
+    # A Windows or custom VTIMEZONE: trust the wall-clock time and our IANA zone's rules.
+    return value.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _all_day(item: Incoming, ev: icalendar.Event, start: date, tz: str) -> None:
+    if item.is_deadline:
+        raise _Skip("a deadline needs a time; X-TRACKER-KIND on an all-day item")
+    end = ev["DTEND"].dt if "DTEND" in ev else None
+    if isinstance(end, date) and not isinstance(end, datetime) and end > start:
+        last = end - timedelta(days=1)
+    elif "DURATION" in ev and ev["DURATION"].dt.days > 0:
+        last = start + timedelta(days=ev["DURATION"].dt.days - 1)
+    else:
+        last = start
+    item.all_day, item.start_date, item.end_date, item.tz = True, start, last, tz
+    item.start_utc = tp.start_of_day(start, tz)
+    item.end_utc = tp.start_of_day(last + timedelta(days=1), tz)
+
+
+def _deadline_fields(item: Incoming, ev: icalendar.Event) -> None:
+    item.description = split_description(item.description)
+    opens = str(ev.get("X-TRACKER-OPENS", "")).strip()
+    if opens:
+        item.opens_utc = _utc_text(opens)
+    item.opens_date = _date_text(str(ev.get("X-TRACKER-OPENS-DATE", "")).strip())
+    item.due_date = _date_text(str(ev.get("X-TRACKER-DUE-DATE", "")).strip())
+    item.email = str(ev.get("X-TRACKER-EMAIL", "")).strip()
+
+
+def _utc_text(text: str) -> datetime:
+    return datetime.strptime(text.replace("Z", "+0000"), "%Y%m%dT%H%M%S%z").astimezone(UTC)
+
+
+def _date_text(text: str) -> date | None:
+    return date.fromisoformat(f"{text[:4]}-{text[4:6]}-{text[6:8]}") if text else None
+
+
+def _aware(prop: object) -> datetime | None:
+    value = getattr(prop, "dt", None)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    return None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

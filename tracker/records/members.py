@@ -1,0 +1,173 @@
+"""Members: add, import from CSV, edit, remove, rotate tokens. No printing here."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker import timeparse as tp
+from tracker.config import KINDS
+from tracker.errors import Conflict, TrackerError
+from tracker.records.checks import check_choice, check_email, check_tags, check_text, new_token
+from tracker.records.lookup import get_member
+from tracker.records.models import Member
+
+CSV_COLUMNS = ("email", "name", "organisation", "tz", "series", "remind")
+MATERIAL = ("name", "organisation", "tz", "series", "kinds", "remind", "active")
+
+
+@dataclass
+class MemberInput:
+    """Raw values; None means 'not given'. `remind` 'default' clears a member's own offsets."""
+
+    name: str | None = None
+    organisation: str | None = None
+    tz: str | None = None
+    series: list[str] | None = None
+    kinds: list[str] | None = None
+    remind: str | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: int
+    updated: int
+    unchanged: int
+
+
+def _clean(values: MemberInput, prefix: str = "--") -> dict[str, object]:
+    """Checked values for the fields that were given."""
+    out: dict[str, object] = {}
+    if values.name is not None:
+        out["name"] = check_text(values.name, f"{prefix}name", single_line=True)
+    if values.organisation is not None:
+        out["organisation"] = check_text(values.organisation, f"{prefix}org", single_line=True)
+    if values.tz is not None:
+        out["tz"] = tp.parse_zone(values.tz, f"{prefix}tz").key
+    if values.series is not None:
+        out["series"] = check_tags(values.series, f"{prefix}series")
+    if values.kinds is not None:
+        out["kinds"] = [check_choice(k, KINDS, f"{prefix}kind") for k in values.kinds]
+    if values.remind is not None:
+        text = values.remind.strip()
+        out["remind"] = (None if text.lower() in ("", "default")
+                         else tp.format_offsets(tp.parse_offsets(text, f"{prefix}remind")))
+    if values.active is not None:
+        out["active"] = values.active
+    return out
+
+
+def add_member(
+    session: Session, email: str, values: MemberInput, *, default_tz: str, now: datetime
+) -> Member:
+    address = check_email(email)
+    if session.scalar(select(Member.id).where(Member.email == address)) is not None:
+        raise Conflict("EMAIL", f"'{address}' is already a member; use `tracker member edit`")
+    fields = {"name": "", "organisation": "", "tz": default_tz, "series": [], "kinds": [],
+              "remind": None, "active": True}
+    fields.update(_clean(values))
+    member = Member(email=address, feed_token=new_token(), unsubscribe_token=new_token(),
+                    created_at=now, modified_at=now, **fields)
+    session.add(member)
+    session.flush()
+    return member
+
+
+def edit_member(
+    session: Session, email: str, values: MemberInput, *, now: datetime, rotate_token: bool = False
+) -> list[str]:
+    """Apply the given values; `rotate_token` replaces the private feed URL. Returns changes."""
+    member = get_member(session, email)
+    changed = _update(member, _clean(values), now)
+    if rotate_token:
+        member.feed_token = new_token()
+        member.modified_at = now
+        changed.append("feed_token")
+    return changed
+
+
+def _update(member: Member, fields: dict[str, object], now: datetime) -> list[str]:
+    changed = [k for k, v in fields.items() if getattr(member, k) != v]
+    for key in changed:
+        setattr(member, key, fields[key])
+    if changed:
+        member.modified_at = now
+    return changed
+
+
+def remove_member(session: Session, email: str) -> Member:
+    member = get_member(session, email)
+    session.delete(member)
+    session.flush()
+    return member
+
+
+def list_members(session: Session, *, include_inactive: bool = True) -> list[Member]:
+    query = select(Member).order_by(Member.email)
+    if not include_inactive:
+        query = query.where(Member.active.is_(True))
+    return list(session.scalars(query))
+
+
+def parse_member_csv(text: str) -> list[tuple[int, str, MemberInput]]:
+    """Check every row of a member CSV before anything is written; errors name the line."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if "email" not in header or any(h not in CSV_COLUMNS for h in header):
+        raise TrackerError(
+            "FILE.csv line 1",
+            f"header must be {','.join(CSV_COLUMNS)} (email required; got {','.join(header)})",
+        )
+    reader.fieldnames = header
+    rows: list[tuple[int, str, MemberInput]] = []
+    seen: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            raise TrackerError(f"FILE.csv line {line}", f"has more than {len(header)} columns")
+        cells = {k: (v or "").strip() for k, v in row.items()}
+        if not any(cells.values()):
+            continue
+        where = f"FILE.csv line {line} "
+        try:
+            email = check_email(cells.get("email", ""), "email")
+            values = MemberInput(
+                name=cells.get("name", ""), organisation=cells.get("organisation", ""),
+                tz=cells.get("tz") or None, series=[cells.get("series", "")],
+                remind=cells.get("remind", ""),
+            )
+            _clean(values, prefix="")
+        except TrackerError as exc:
+            raise TrackerError(where + exc.field, exc.message) from None
+        if email in seen:
+            raise TrackerError(where + "email", f"'{email}' appears again (first on line {seen[email]})")
+        seen[email] = line
+        rows.append((line, email, values))
+    return rows
+
+
+def import_members(
+    session: Session, text: str, *, default_tz: str, now: datetime
+) -> ImportReport:
+    """Add or update members from CSV text in one go: a bad row means nothing is written."""
+    rows = parse_member_csv(text)
+    existing = {m.email: m for m in session.scalars(
+        select(Member).where(Member.email.in_([email for _, email, _ in rows]))
+    )}
+    added = updated = unchanged = 0
+    for _line, email, values in rows:
+        member = existing.get(email)
+        if member is None:
+            add_member(session, email, values, default_tz=default_tz, now=now)
+            added += 1
+        elif _update(member, _clean(values), now):
+            updated += 1
+        else:
+            unchanged += 1
+    return ImportReport(added, updated, unchanged)

@@ -1,0 +1,396 @@
+"""Render reminder and notice mail (Jinja2) and deliver it (SMTP or a folder of .eml files).
+
+Rendering happens at send time, so a notice shows the deadline's final state. Every header
+value passes through `one_line`, so a title with CR/LF cannot start a new header; the HTML part
+is autoescaped and templates use StrictUndefined, so a typo in a template fails loudly.
+
+Messages are assembled as bytes with CRLF line ends (`Composer`; non-plain header values are
+encoded and folded by the email package): aiosmtpd and post-2024 MTAs refuse bare LF.
+The SMTP backend keeps ONE connection for a whole batch; a new connection per message halves
+the rate on loopback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker import links
+from tracker.config import Config
+from tracker.errors import OperationalError
+from tracker.feeds.render import FeedSettings, item_from_deadline, render_calendar
+from tracker.records.lookup import get_deadline, get_member
+from tracker.records.models import Deadline, Member
+from tracker.reminders.mime import Outgoing, attachment_part, header, multipart, text_part
+from tracker.reminders.rows import make_message_id, sender_domain
+
+log = logging.getLogger(__name__)
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "emails"
+KIND_TEMPLATES = ("registration", "speakers-list", "ground-pass")
+NOTICE_KINDS = ("moved", "cancelled")
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of whitespace (CR and LF included) into one space."""
+    return " ".join(str(text).split())
+
+
+def place(tz: str) -> str:
+    """'America/New_York' -> 'New York'; the city a reader recognises."""
+    return tz.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def when_text(utc: datetime, member_tz: str, own_tz: str, end_of_day: bool = False,
+              year: bool = True) -> str:
+    """'Mon 14 Oct 2024, 06:00 in New York (12:00 Vienna)' - the member's zone first."""
+    mine, own = utc.astimezone(ZoneInfo(member_tz)), utc.astimezone(ZoneInfo(own_tz))
+    day = f"{mine:%a %-d %b %Y}" if year else f"{mine:%a %-d %b}"
+    text = f"{day}, {mine:%H:%M} in {place(member_tz)}"
+    if member_tz == own_tz:
+        return text + (" (end of the day)" if end_of_day else "")
+    other = f"{own:%H:%M}" if own.date() == mine.date() else f"{own:%a %-d %b, %H:%M}"
+    if end_of_day:
+        other = f"end of {own:%a %-d %b} in"
+    return f"{text} ({other} {place(own_tz)})"
+
+
+def short_when(utc: datetime, member_tz: str, own_tz: str, end_of_day: bool = False) -> str:
+    """The subject form, without the year: 'Mon 14 Oct, 06:00 in New York (12:00 Vienna)'."""
+    return when_text(utc, member_tz, own_tz, end_of_day, year=False)
+
+
+def time_left(now: datetime, due: datetime) -> str:
+    seconds = (due - now).total_seconds()
+    if seconds <= 0:
+        return "now"
+    days, hours = int(seconds // 86400), int(seconds % 86400 // 3600)
+    if days >= 2:
+        return f"in {days} days"
+    if days == 1:
+        return "in 1 day" + (f" {hours} h" if hours else "")
+    minutes = int(seconds // 60)
+    return f"in {minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"in {minutes} min"
+
+
+def unsubscribe_url(config: Config, member: Member) -> str:
+    return links.unsubscribe_url(config.tracker.base_url, member.unsubscribe_token)
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,  # templates are compiled once per process, not stat()ed per mail
+    )
+
+
+_ENV: Environment | None = None
+
+
+def env() -> Environment:
+    global _ENV
+    if _ENV is None:
+        _ENV = _environment()
+    return _ENV
+
+
+def template(name: str) -> Template:
+    return env().get_template(name)
+
+
+def family(kind: str, deadline_kind: str) -> str:
+    """Template family: notice-moved / notice-cancelled, the kind's own, or default."""
+    if kind in NOTICE_KINDS:
+        return f"notice-{kind}"
+    return deadline_kind if deadline_kind in KIND_TEMPLATES else "default"
+
+
+def deadline_context(config: Config, deadline: Deadline) -> dict:
+    """What every follower's mail about `deadline` shows alike (a batch makes it once)."""
+    return {
+        "title": deadline.title,
+        "deadline_kind": deadline.kind.replace("-", " "),
+        "status": deadline.status,
+        "instructions": deadline.instructions or "",
+        "url": deadline.url or "",
+        "email": deadline.email or "",
+        "location": deadline.location or "",
+        "event": deadline.event.title if deadline.event is not None else "",
+        "sender": config.mail.sender,
+    }
+
+
+def zone_context(deadline: Deadline, tz: str) -> dict:
+    """The deadline's moments as a reader in zone `tz` sees them (once per batch and zone)."""
+    own, end_of_day = deadline.tz, deadline.due_date is not None
+    window = ""
+    if deadline.opens_utc is not None:
+        window = (f"{when_text(deadline.opens_utc, tz, own)} to "
+                  f"{when_text(deadline.due_utc, tz, own, end_of_day)}")
+    return {
+        "due": when_text(deadline.due_utc, tz, own, end_of_day),
+        "due_short": short_when(deadline.due_utc, tz, own, end_of_day),
+        "window": window,
+    }
+
+
+def context(config: Config, kind: str, deadline: Deadline, member: Member, now: datetime,
+            shared: dict | None = None, zone: dict | None = None) -> dict:
+    """Everything a template may show, as plain strings; `shared`/`zone` are cached parts."""
+    return {
+        **(shared if shared is not None else deadline_context(config, deadline)),
+        **(zone if zone is not None else zone_context(deadline, member.tz)),
+        "kind": kind,
+        "member_name": member.name or member.email,
+        "time_left": time_left(now, deadline.due_utc),
+        "unsubscribe_url": unsubscribe_url(config, member),
+    }
+
+
+def subject(kind: str, ctx: dict) -> str:
+    if kind == "cancelled":
+        text = f"Cancelled: {ctx['title']} (was due {ctx['due_short']})"
+    elif kind == "moved":
+        verb = "Extended" if ctx["status"] == "extended" else "Moved"
+        text = f"{verb}: {ctx['title']} - now due {ctx['due_short']}"
+    else:
+        text = f"Reminder: {ctx['title']} - due {ctx['due_short']}"
+    return one_line(text)
+
+
+def item_ics(config: Config, deadline: Deadline, now: datetime) -> bytes:
+    """The deadline as a one-item calendar, rendered by the feeds module (same VEVENT as feeds)."""
+    return render_calendar([item_from_deadline(deadline)], FeedSettings.from_config(config),
+                           now, name=one_line(deadline.title))
+
+
+class Composer:
+    """Render the messages of one batch; what a deadline's members share is made once.
+
+    The .ics attachment and the deadline's own fields depend only on (deadline, sequence), the
+    dates shown also on the member's zone, so each is made once per batch. The bytes are
+    assembled by tracker.reminders.mime rather than through an EmailMessage that `send_message` flattens
+    again: parsing and re-folding plain ASCII headers cost ~10 of the ~16 ms a message took.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.envelope_from = parseaddr(config.mail.sender)[1]
+        self.mailto = f"mailto:{self.envelope_from}?subject="
+        self.head = header("From", one_line(config.mail.sender))
+        self.tail = (header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+                     + header("Auto-Submitted", "auto-generated")
+                     + header("X-Auto-Response-Suppress", "All") + b"MIME-Version: 1.0\r\n")
+        self.attachments: dict[tuple[str, int], bytes] = {}
+        self.shared: dict[tuple[str, int], dict] = {}
+        self.zones: dict[tuple[str, int, str], dict] = {}
+
+    def attachment(self, deadline: Deadline, now: datetime, ics: bytes | None = None) -> bytes:
+        key = (deadline.id, deadline.sequence)
+        if key not in self.attachments:
+            name = re.sub(r"[^A-Za-z0-9_-]", "_", deadline.id) + ".ics"
+            data = ics if ics is not None else item_ics(self.config, deadline, now)
+            self.attachments[key] = attachment_part(name, data)
+        return self.attachments[key]
+
+    def compose(self, kind: str, deadline: Deadline, member: Member, message_id: str,
+                now: datetime, ics: bytes | None = None) -> Outgoing:
+        """One multipart (text + HTML + .ics) message for `member`."""
+        key = (deadline.id, deadline.sequence)
+        if key not in self.shared:
+            self.shared[key] = deadline_context(self.config, deadline)
+        zkey = (*key, member.tz)
+        if zkey not in self.zones:
+            self.zones[zkey] = zone_context(deadline, member.tz)
+        ctx = context(self.config, kind, deadline, member, now, self.shared[key], self.zones[zkey])
+        fam = family(kind, deadline.kind)
+        body = multipart("mixed", [
+            multipart("alternative", [
+                text_part("plain", template(f"{fam}.txt.j2").render(ctx)),
+                text_part("html", template(f"{fam}.html.j2").render(ctx)),
+            ]),
+            self.attachment(deadline, now, ics),
+        ])
+        unsubscribe = quote("unsubscribe " + member.unsubscribe_token)
+        head = b"".join((
+            self.head,
+            header("To", formataddr((one_line(member.name), member.email))),
+            header("Subject", subject(kind, ctx)),
+            header("Date", format_datetime(now)),
+            header("Message-ID", message_id),
+            header("List-Unsubscribe", f"<{self.mailto}{unsubscribe}>, <{ctx['unsubscribe_url']}>"),
+            self.tail,
+        ))
+        return Outgoing(message_id, self.envelope_from, member.email, head + body)
+
+
+def render(config: Config, kind: str, deadline: Deadline, member: Member, message_id: str,
+           now: datetime, ics: bytes | None = None) -> EmailMessage:
+    """The message as an EmailMessage (preview, dry run, tests): the composed bytes, parsed."""
+    return Composer(config).compose(kind, deadline, member, message_id, now, ics).parsed()
+
+
+class DeliveryError(Exception):
+    """A message the server did not accept. `permanent`: a 5xx (do not retry)."""
+
+    def __init__(self, answer: str, permanent: bool = False, connection: bool = False) -> None:
+        super().__init__(answer)
+        self.answer = answer
+        self.permanent = permanent
+        self.connection = connection  # the connection is gone: the rest of the batch waits
+
+
+def _answer(code: int, text: bytes | str) -> DeliveryError:
+    body = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return DeliveryError(f"{code} {one_line(body)}", permanent=500 <= code < 600)
+
+
+class SmtpBackend:
+    """One SMTP connection for a batch: none, STARTTLS or implicit TLS; optional login."""
+
+    def __init__(self, config: Config, timeout: float = 30.0) -> None:
+        self.mail = config.mail
+        self.password = os.environ.get(self.mail.smtp_password_env, "")
+        self.timeout = timeout
+        self.conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        m = self.mail
+        conn: smtplib.SMTP | None = None
+        try:
+            if m.smtp_security == "ssl":
+                conn = smtplib.SMTP_SSL(m.smtp_host, m.smtp_port, timeout=self.timeout,
+                                        context=ssl.create_default_context())
+            else:
+                conn = smtplib.SMTP(m.smtp_host, m.smtp_port, timeout=self.timeout)
+                if m.smtp_security == "starttls":
+                    conn.starttls(context=ssl.create_default_context())
+            if m.smtp_user:
+                conn.login(m.smtp_user, self.password)
+            return conn
+        except smtplib.SMTPResponseException as exc:
+            if conn is not None:  # e.g. a refused login: do not leave the socket open
+                conn.close()
+            # A refusal before any message (greeting, STARTTLS, a wrong password: 535) says
+            # nothing about the messages: they all wait with backoff, one login try per round,
+            # and go out once the operator fixes the account. Failing them would lose them.
+            answer = _answer(exc.smtp_code, exc.smtp_error).answer
+            raise DeliveryError(answer, connection=True) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            if conn is not None:  # e.g. STARTTLS failed on an open plain-text connection
+                conn.close()
+            raise DeliveryError(f"cannot connect to {m.smtp_host}:{m.smtp_port}: {exc}",
+                                connection=True) from exc
+
+    def __enter__(self) -> SmtpBackend:
+        return self
+
+    def send(self, msg: Outgoing | EmailMessage) -> None:
+        if self.conn is None:
+            self.conn = self._connect()
+        try:
+            if isinstance(msg, Outgoing):  # already bytes with CRLF: nothing to flatten again
+                intl = () if (msg.sender + msg.recipient).isascii() else ("SMTPUTF8",)
+                refused = self.conn.sendmail(msg.sender, [msg.recipient], msg.data, intl)
+            else:
+                refused = self.conn.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            raise _answer(code, text) from exc
+        except smtplib.SMTPResponseException as exc:  # sender refused, data error, ...
+            raise _answer(exc.smtp_code, exc.smtp_error) from exc
+        except (OSError, smtplib.SMTPException) as exc:  # disconnected, timeout, reset
+            self.conn = None
+            raise DeliveryError(f"connection lost: {exc}", connection=True) from exc
+        if refused:  # only possible with several recipients; we send one per message
+            code, text = next(iter(refused.values()))
+            raise _answer(code, text)
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (OSError, smtplib.SMTPException):
+                self.conn.close()
+            self.conn = None
+
+
+class OutboxBackend:
+    """Writes each message to `<outbox_dir>/<message id>.eml` atomically (temp + rename)."""
+
+    def __init__(self, config: Config) -> None:
+        self.folder = config.outbox_dir
+
+    def __enter__(self) -> OutboxBackend:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OperationalError("[mail] outbox_dir", f"cannot create {self.folder}: {exc}") from exc
+        return self
+
+    def path_for(self, message_id: str) -> Path:
+        name = re.sub(r"[^A-Za-z0-9@._-]", "_", message_id.strip("<>"))
+        return self.folder / f"{name}.eml"
+
+    def send(self, msg: Outgoing | EmailMessage) -> None:
+        if isinstance(msg, Outgoing):
+            message_id, data = msg.message_id, msg.data
+        else:
+            message_id, data = str(msg["Message-ID"]), msg.as_bytes()  # msg.policy: CRLF
+        path = self.path_for(message_id)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)  # a resend of the same Message-ID overwrites, never duplicates
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise DeliveryError(f"cannot write {path}: {exc}", connection=True) from exc
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None
+
+
+def open_backend(config: Config) -> SmtpBackend | OutboxBackend:
+    return SmtpBackend(config) if config.mail.backend == "smtp" else OutboxBackend(config)
+
+
+def preview(session: Session, config: Config, deadline_id: str, email: str | None,
+            now: datetime) -> EmailMessage:
+    """The reminder a member (else the first follower, else a sample member) would get now."""
+    deadline = get_deadline(session, deadline_id)
+    if email:
+        member = get_member(session, email)
+    else:
+        series = deadline.all_series
+        member = next((m for m in session.scalars(
+            select(Member).where(Member.active.is_(True)).order_by(Member.id))
+            if m.follows(series, deadline.kind)), None)
+        if member is None:  # not stored: only to show what the mail looks like
+            member = Member(id=0, email="member@example.org", name="Sample Member",
+                            tz=deadline.tz, unsubscribe_token="SAMPLE-TOKEN")
+    kind = "cancelled" if deadline.status == "cancelled" else "reminder"
+    message_id = make_message_id(kind, member.id, deadline.id, "preview", deadline.sequence,
+                                 sender_domain(config.mail.sender))
+    return render(config, kind, deadline, member, message_id, now)

@@ -1,0 +1,278 @@
+"""The outbox: claim due rows with a lease, and record what became of them.
+
+Rows are the truth, not timers: a row is *claimed* with a lease in one short transaction
+(``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several schedulers on several machines
+never take the same row; ``BEGIN IMMEDIATE`` on SQLite, the single writer), then sent, then
+marked ``sent`` in its own transaction right after the server accepted it. A 4xx answer or a
+lost connection puts it back to ``pending`` with exponential backoff; a permanent 5xx marks it
+``failed`` with the server's answer. A lease that expires (the process died) makes the row
+claimable again.
+
+The window no system can close: the server accepted the message, then the process died before
+the ``sent`` mark was committed. The lease expires and the row is sent again, with the SAME
+Message-ID (fixed when the row was queued), so receiving MTAs and mail clients can recognise the
+copy. Marking right after each accept keeps that window to the one message in flight.
+
+``sync`` (outbox_sync.py) is re-exported here: it keeps the rows in step with the data.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, Update, and_, bindparam, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from tracker.records.models import Deadline, Member
+from tracker.reminders.rows import begin_write
+from tracker.reminders.sync import SyncReport, sync
+from tracker.reminders.tables import DeadlinePlan, OutboxRow
+
+__all__ = ["Claimed", "SyncReport", "claim_due", "due_rows", "mark_failed", "mark_retry",
+           "mark_sent", "next_wakeup", "release", "renew", "status", "sync"]
+
+log = logging.getLogger(__name__)
+BACKOFF_FIRST = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row this process holds a lease on (or, in a dry run, would)."""
+
+    id: int
+    kind: str
+    member_id: int
+    deadline_id: str
+    slot: str
+    message_id: str
+    attempts: int
+    due_at: datetime
+
+
+def _candidates(session: Session, now: datetime, limit: int, lock: bool) -> list[Row[Any]]:
+    r = OutboxRow
+    due = or_(and_(r.state == "pending", r.next_attempt_at <= now),
+              and_(r.state == "claimed", r.lease_until <= now))
+    query = (
+        select(r.id, r.kind, r.member_id, r.deadline_id, r.slot, r.message_id, r.attempts,
+               r.due_at, Deadline.due_utc, Deadline.status, Member.active)
+        .join(Deadline, Deadline.id == r.deadline_id).join(Member, Member.id == r.member_id)
+        .where(due).order_by(r.next_attempt_at, r.id).limit(limit)
+    )
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=r)
+    return session.execute(query).all()
+
+
+def _latest_due(session: Session, rows: list[Row[Any]], now: datetime) -> dict[tuple[int, str], datetime]:
+    """For each (member, deadline) in `rows`: the latest reminder moment that has come."""
+    r = OutboxRow
+    members = {row.member_id for row in rows if row.kind == "reminder"}
+    deadlines = {row.deadline_id for row in rows if row.kind == "reminder"}
+    if not members:
+        return {}
+    found = session.execute(
+        select(r.member_id, r.deadline_id, func.max(r.due_at))
+        .where(r.kind == "reminder", r.state.in_(("pending", "claimed")), r.due_at <= now,
+               r.member_id.in_(members), r.deadline_id.in_(deadlines))
+        .group_by(r.member_id, r.deadline_id)
+    ).all()
+    return {(m, d): _aware(at) for m, d, at in found}
+
+
+def _aware(value: datetime) -> datetime:
+    """func.max() bypasses the column type on SQLite; make it an aware UTC instant again."""
+    from datetime import UTC
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _verdict(row: Row[Any], latest: dict[tuple[int, str], datetime], now: datetime) -> str | None:
+    """Why a due row must not be sent (recorded as 'skipped'), or None to send it."""
+    if not row.active:
+        return "member inactive"
+    kind, status, due = row.kind, row.status, row.due_utc
+    if kind == "cancelled":
+        return None if status == "cancelled" else "deadline reinstated before the notice went out"
+    if status == "cancelled":
+        return "deadline cancelled"
+    if due <= now:
+        return f"deadline passed ({due:%Y-%m-%d %H:%M} UTC) before this could be sent"
+    if kind == "reminder":
+        newest = latest.get((row.member_id, row.deadline_id))
+        if newest is not None and newest > row.due_at:
+            return "superseded by a later reminder that is also due (sent late)"
+    return None
+
+
+def _claimed(row: Row[Any]) -> Claimed:
+    return Claimed(row.id, row.kind, row.member_id, row.deadline_id, row.slot,
+                   row.message_id, row.attempts, row.due_at)
+
+
+def claim_due(session: Session, now: datetime, owner: str, limit: int,
+              lease: timedelta) -> list[Claimed]:
+    """Claim up to `limit` due rows for `owner` until now + `lease`; skip the ones too late.
+
+    Run it in its own short transaction (the caller commits right after), so the lock is held
+    for milliseconds, not for the time the mail takes.
+    """
+    begin_write(session)
+    while True:  # a batch made only of rows to skip must not look like "nothing due"
+        rows = _candidates(session, now, limit, lock=True)
+        take = _claim_batch(session, rows, now, owner, lease)
+        if take or not rows:
+            return take
+
+
+def _claim_batch(session: Session, rows: list, now: datetime, owner: str,
+                 lease: timedelta) -> list[Claimed]:
+    latest = _latest_due(session, rows, now)
+    take, skip = [], []
+    for row in rows:
+        reason = _verdict(row, latest, now)
+        (skip.append({"i": row.id, "e": reason}) if reason else take.append(row))
+    table = OutboxRow.__table__
+    if skip:
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("i"))
+            .values(state="skipped", last_error=bindparam("e"), lease_owner=None,
+                    lease_until=None, updated_at=now),
+            skip,
+        )
+        for s in skip:
+            log.info("skipped outbox row %s: %s", s["i"], s["e"])
+    if take:
+        session.execute(
+            update(table).where(table.c.id.in_([r.id for r in take]))
+            .values(state="claimed", lease_owner=owner, lease_until=now + lease, updated_at=now)
+        )
+    return [_claimed(r) for r in take]
+
+
+def due_rows(session: Session, now: datetime, limit: int) -> tuple[list[Claimed], list[tuple[Claimed, str]]]:
+    """What a claim would take and skip right now, without writing (for --dry-run)."""
+    rows = _candidates(session, now, limit, lock=False)
+    latest = _latest_due(session, rows, now)
+    take, skip = [], []
+    for row in rows:
+        reason = _verdict(row, latest, now)
+        (skip.append((_claimed(row), reason)) if reason else take.append(_claimed(row)))
+    return take, skip
+
+
+def _finish(session: Session, row_id: int, owner: str, now: datetime, **values: object) -> bool:
+    table = OutboxRow.__table__
+    result = session.execute(
+        update(table).where(table.c.id == row_id, table.c.state == "claimed",
+                            table.c.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None, updated_at=now, **values)
+    )
+    return _finished(result.rowcount, row_id, owner)
+
+
+def _finished(rowcount: int, row_id: int, owner: str) -> bool:
+    if not rowcount:
+        log.warning("outbox row %s: lease of %s was lost before it was marked", row_id, owner)
+    return bool(rowcount)
+
+
+def _sent_statement() -> Update:
+    t = OutboxRow.__table__
+    at = bindparam("at", type_=t.c.sent_at.type)
+    return (
+        update(t).where(t.c.id == bindparam("row"), t.c.state == "claimed",
+                        t.c.lease_owner == bindparam("owner"))
+        .values(state="sent", sent_at=at, updated_at=at, last_error=None, lease_owner=None,
+                lease_until=None, attempts=t.c.attempts + 1)
+    )
+
+
+_SENT = _sent_statement()  # built once: it runs once per message sent
+
+
+def mark_sent(db: Session | Connection, row_id: int, owner: str, now: datetime) -> bool:
+    """Record that the server accepted the message (`db`: a session or a plain connection)."""
+    result = db.execute(_SENT, {"row": row_id, "owner": owner, "at": now})
+    return _finished(result.rowcount, row_id, owner)  # type: ignore[attr-defined]
+
+
+def backoff(attempts: int, first: timedelta = BACKOFF_FIRST) -> timedelta:
+    """30 s, 1 min, 2 min, ... at most an hour, after the n-th failed attempt."""
+    return min(first * (2 ** min(max(attempts - 1, 0), 20)), BACKOFF_MAX)
+
+
+def mark_retry(session: Session, row: Claimed, owner: str, now: datetime, error: str,
+               first: timedelta = BACKOFF_FIRST) -> bool:
+    """A temporary failure (4xx, connection lost): try again later with backoff."""
+    attempts = row.attempts + 1
+    return _finish(session, row.id, owner, now, state="pending", attempts=attempts,
+                   next_attempt_at=now + backoff(attempts, first), last_error=error[:1000])
+
+
+def mark_failed(session: Session, row: Claimed, owner: str, now: datetime, error: str) -> bool:
+    """A permanent failure (5xx): keep the server's answer, never retry."""
+    return _finish(session, row.id, owner, now, state="failed", attempts=row.attempts + 1,
+                   last_error=error[:1000])
+
+
+def release(session: Session, ids: list[int], owner: str, now: datetime) -> None:
+    """Give rows back untouched (shutting down before sending them)."""
+    table = OutboxRow.__table__
+    if ids:
+        session.execute(
+            update(table).where(table.c.id.in_(ids), table.c.state == "claimed",
+                                table.c.lease_owner == owner)
+            .values(state="pending", lease_owner=None, lease_until=None, updated_at=now)
+        )
+
+
+def renew(session: Session, ids: list[int], owner: str, now: datetime, lease: timedelta) -> None:
+    """Extend the lease on rows still being worked on."""
+    table = OutboxRow.__table__
+    if ids:
+        session.execute(
+            update(table).where(table.c.id.in_(ids), table.c.lease_owner == owner,
+                                table.c.state == "claimed")
+            .values(lease_until=now + lease, updated_at=now)
+        )
+
+
+def next_wakeup(session: Session) -> datetime | None:
+    """The earliest moment something becomes due: a row, an expired lease, or a plan step."""
+    r = OutboxRow
+    candidates = [
+        session.scalar(select(func.min(r.next_attempt_at)).where(r.state == "pending")),
+        session.scalar(select(func.min(r.lease_until)).where(r.state == "claimed")),
+        session.scalar(select(func.min(DeadlinePlan.next_plan_at))),
+    ]
+    found = [_aware(c) for c in candidates if c is not None]
+    return min(found) if found else None
+
+
+@dataclass(frozen=True)
+class Status:
+    counts: dict[str, int]
+    next_due: datetime | None
+    failures: list[tuple[str, str, str, str]]  # (state, member e-mail, deadline id, answer)
+
+
+def status(session: Session, failures: int = 10) -> Status:
+    """Counts by state, the next due moment and the latest failures with the server's answer."""
+    r = OutboxRow
+    counts = dict(session.execute(select(r.state, func.count()).group_by(r.state)).all())
+    next_due = session.scalar(select(func.min(r.next_attempt_at)).where(r.state == "pending"))
+    rows = session.execute(
+        select(r.state, Member.email, r.deadline_id, r.last_error)
+        .join(Member, Member.id == r.member_id)
+        .where(r.last_error.is_not(None), r.state.in_(("failed", "pending")))
+        .order_by(r.updated_at.desc(), r.id.desc()).limit(failures)
+    ).all()
+    return Status({k: int(v) for k, v in counts.items()},
+                  _aware(next_due) if next_due else None,
+                  [(s, e, d, err or "") for s, e, d, err in rows])

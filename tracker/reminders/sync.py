@@ -1,0 +1,368 @@
+"""Keep the outbox rows in step with deadlines, members and settings (incrementally).
+
+Called at the start of every scheduler round (and by `tracker remind send-due`), so the
+secretary's edits need no hooks: a deadline whose (sequence, due, status, event sequence,
+settings) differs from its marker in ``reminder_plans`` is planned again; so is a member whose
+(modified_at, active, settings) differs from ``member_plans``.
+
+Rows are materialised only a horizon ahead (``HORIZON``): every moment before a deadline's
+``planned_until`` has a row; ``next_plan_at`` says when the deadline must be looked at again
+to add the next ones. A member's change touches only deadlines whose moments for that member
+could fall before their horizon (plus deadlines where the member already has rows).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, func, or_, select, text, update
+from sqlalchemy.orm import Session, selectinload
+
+from tracker.config import Config
+from tracker.records.models import Deadline, Event, Member
+from tracker.reminders.planner import (
+    DeadlineView,
+    MemberView,
+    ReminderSettings,
+    effective_offsets,
+    plan,
+)
+from tracker.reminders.rows import begin_write, insert_rows, make_message_id, sender_domain
+from tracker.reminders.tables import DeadlinePlan, MemberPlan, OutboxRow
+
+log = logging.getLogger(__name__)
+
+HORIZON = timedelta(days=2)  # rows exist for moments up to this far ahead
+DAY = timedelta(days=1)  # a day offset's moment lies within a day of (due - offset)
+LIVE = ("pending", "claimed")
+
+
+@dataclass
+class SyncReport:
+    """What a sync changed; logged by the scheduler, printed by `remind send-due`."""
+
+    deadlines: int = 0
+    members: int = 0
+    inserted: int = 0
+    moved: int = 0
+    skipped: int = 0
+    revived: int = 0
+    notices: int = 0
+
+    def __bool__(self) -> bool:
+        return any((self.inserted, self.moved, self.skipped, self.revived, self.notices))
+
+
+@dataclass
+class _Round:
+    session: Session
+    settings: ReminderSettings
+    fingerprint: str
+    now: datetime
+    quiet: timedelta
+    domain: str
+    report: SyncReport = field(default_factory=SyncReport)
+    planned: set[str] = field(default_factory=set)
+    within: dict[datetime, set[str]] = field(default_factory=dict)  # reach -> deadline ids
+
+
+def sync(session: Session, config: Config, now: datetime, deadlines: list[str] | None = None,
+         members: list[int] | None = None) -> SyncReport:
+    """Bring the outbox in step with the data; `deadlines`/`members` force those ids too."""
+    begin_write(session)
+    if session.get_bind().dialect.name == "postgresql":  # one planner at a time across machines
+        got = session.execute(text("SELECT pg_try_advisory_xact_lock(4711005)")).scalar()
+        if not got:
+            log.info("another scheduler is syncing; skipping sync this round")
+            return SyncReport()
+    settings = ReminderSettings.from_config(config.reminders)
+    rnd = _Round(session, settings, settings.fingerprint(), now,
+                 timedelta(minutes=config.reminders.quiet_minutes),
+                 sender_domain(config.mail.sender))
+    todo = _deadlines_to_plan(rnd, deadlines or [])
+    if todo:
+        everyone = _active_members(session)
+        for deadline, marker in todo:
+            _plan_deadline(rnd, deadline, marker, everyone)
+    for member, modified_at, marker in _members_to_plan(rnd, members or []):
+        _plan_member(rnd, member, modified_at, marker)
+    session.flush()
+    return rnd.report
+
+
+def _deadlines_to_plan(rnd: _Round, forced: list[str]) -> list[tuple[Deadline, DeadlinePlan | None]]:
+    d, p = Deadline, DeadlinePlan
+    ev_seq = func.coalesce(Event.sequence, -1)
+    changed = or_(
+        p.sequence != d.sequence, p.due_utc != d.due_utc, p.status != d.status,
+        p.settings != rnd.fingerprint, p.event_sequence != ev_seq, p.next_plan_at <= rnd.now,
+    )
+    new = (p.deadline_id.is_(None)) & (d.due_utc > rnd.now) & (d.status != "cancelled")
+    cond = or_(new, p.deadline_id.is_not(None) & changed)
+    if forced:
+        cond = or_(cond, d.id.in_(forced))
+    query = (
+        select(d, p).outerjoin(p, p.deadline_id == d.id).outerjoin(Event, Event.id == d.event_id)
+        .where(cond).options(selectinload(d.event))
+    )
+    return [(row[0], row[1]) for row in rnd.session.execute(query)]
+
+
+def _active_members(session: Session) -> list[MemberView]:
+    m = Member
+    rows = session.execute(
+        select(m.id, m.tz, m.series, m.kinds, m.remind).where(m.active.is_(True))
+    )
+    return [MemberView(r[0], r[1], tuple(r[2] or ()), tuple(r[3] or ()), r[4]) for r in rows]
+
+
+def _view(deadline: Deadline) -> DeadlineView:
+    return DeadlineView(deadline.id, deadline.kind, tuple(deadline.all_series),
+                        deadline.due_utc, deadline.remind, deadline.status)
+
+
+def _plan_deadline(rnd: _Round, deadline: Deadline, marker: DeadlinePlan | None,
+                   everyone: list[MemberView]) -> None:
+    view = _view(deadline)
+    desired = plan(view, everyone, rnd.settings, rnd.now)
+    until = rnd.now + HORIZON
+    existing = rnd.session.execute(
+        select(OutboxRow.id, OutboxRow.member_id, OutboxRow.slot, OutboxRow.state,
+               OutboxRow.due_at, OutboxRow.attempts)
+        .where(OutboxRow.deadline_id == deadline.id, OutboxRow.kind == "reminder")
+    ).all()
+    active_ids = {m.id for m in everyone}
+    reason = _reason_for(view, rnd.now)
+    later = _reconcile(rnd, deadline, desired, existing, until,
+                       lambda mid: reason or ("member no longer follows it or offsets changed"
+                                              if mid in active_ids else "member inactive"))
+    if marker is None:
+        marker = DeadlinePlan(deadline_id=deadline.id, notice_generation=0)
+        rnd.session.add(marker)
+    else:
+        _maybe_notice(rnd, deadline, marker, everyone)
+    marker.sequence = deadline.sequence
+    marker.event_sequence = deadline.event.sequence if deadline.event is not None else -1
+    marker.due_utc = deadline.due_utc
+    marker.status = deadline.status
+    marker.settings = rnd.fingerprint
+    marker.planned_until = until
+    marker.next_plan_at = later - HORIZON / 2 if later else None
+    marker.updated_at = rnd.now
+    rnd.planned.add(deadline.id)
+    rnd.report.deadlines += 1
+
+
+def _reason_for(view: DeadlineView, now: datetime) -> str | None:
+    if view.status == "cancelled":
+        return "deadline cancelled"
+    if view.due_utc <= now:
+        return "deadline passed"
+    return None
+
+
+def _reconcile(rnd: _Round, deadline: Deadline, desired: dict[tuple[int, str], datetime],
+               existing: list, until: datetime, why: object) -> datetime | None:
+    """Insert, move, skip or revive rows; return the earliest moment not yet materialised."""
+    moves, skips, revives = [], [], []
+    seen: set[tuple[int, str]] = set()
+    for row_id, member_id, slot, state, due_at, attempts in existing:
+        key = (member_id, slot)
+        seen.add(key)
+        want = desired.get(key)
+        if state == "pending" and want is None:
+            skips.append({"i": row_id, "e": why(member_id)})  # type: ignore[operator]
+        elif state == "pending" and want != due_at:
+            moves.append({"i": row_id, "d": want, "n": want if attempts == 0 else due_at})
+        elif state == "skipped" and want is not None and want > rnd.now:
+            revives.append({"i": row_id, "d": want, "n": want})
+    _bulk_update(rnd, moves, due_at=bindparam("d"), next_attempt_at=bindparam("n"))
+    _bulk_update(rnd, skips, state="skipped", last_error=bindparam("e"))
+    _bulk_update(rnd, revives, state="pending", due_at=bindparam("d"),
+                 next_attempt_at=bindparam("n"), last_error=None)
+    rnd.report.moved += len(moves)
+    rnd.report.skipped += len(skips)
+    rnd.report.revived += len(revives)
+    later: datetime | None = None
+    new = []
+    for (member_id, slot), at in desired.items():
+        if (member_id, slot) in seen:
+            continue
+        if at < until:
+            new.append(_row("reminder", member_id, deadline, slot, at, rnd))
+        elif later is None or at < later:
+            later = at
+    insert_rows(rnd.session, new)
+    rnd.report.inserted += len(new)
+    return later
+
+
+def _bulk_update(rnd: _Round, params: list[dict], **values: object) -> None:
+    """Executemany by id; only rows still pending/skipped (a claimed row is left alone)."""
+    if not params:
+        return
+    table = OutboxRow.__table__
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("i"),
+               or_(table.c.state == "pending", table.c.state == "skipped"))
+        .values(updated_at=rnd.now, **values)
+    )
+    rnd.session.connection().execute(stmt, params)
+
+
+def _row(kind: str, member_id: int, deadline: Deadline, slot: str, at: datetime,
+         rnd: _Round) -> dict:
+    return {
+        "kind": kind, "member_id": member_id, "deadline_id": deadline.id, "slot": slot,
+        "seq": deadline.sequence, "due_at": at, "state": "pending", "attempts": 0,
+        "next_attempt_at": at, "created_at": rnd.now, "updated_at": rnd.now,
+        "message_id": make_message_id(kind, member_id, deadline.id, slot, deadline.sequence,
+                                      rnd.domain),
+    }
+
+
+def _maybe_notice(rnd: _Round, deadline: Deadline, marker: DeadlinePlan,
+                  everyone: list[MemberView]) -> None:
+    """Queue (or push back) one notice per follower when a deadline moved or was cancelled.
+
+    Notices of one "generation" share the slot ``n<generation>``. While every row of the
+    current generation is still pending (inside the quiet period), a further edit only pushes
+    their moment back and updates their kind, so three quick edits send one notice, rendered
+    from the final state at send time.
+    """
+    was_cancelled, is_cancelled = marker.status == "cancelled", deadline.status == "cancelled"
+    moved = deadline.due_utc != marker.due_utc
+    if was_cancelled == is_cancelled and (not moved or is_cancelled):
+        return
+    kind = "cancelled" if is_cancelled else "moved"
+    ahead = marker.due_utc if is_cancelled else deadline.due_utc
+    if ahead <= rnd.now:
+        return  # nobody needs news about a deadline that has passed anyway
+    series, at = deadline.all_series, rnd.now + rnd.quiet
+    recipients = [m.id for m in everyone if m.follows(series, deadline.kind)]
+    slot = f"n{marker.notice_generation}"
+    states = dict(rnd.session.execute(
+        select(OutboxRow.state, func.count()).where(
+            OutboxRow.deadline_id == deadline.id, OutboxRow.slot == slot
+        ).group_by(OutboxRow.state)
+    ).all())
+    table = OutboxRow.__table__
+    if marker.notice_generation and states and set(states) == {"pending"}:
+        rnd.session.execute(
+            update(table).where(table.c.deadline_id == deadline.id, table.c.slot == slot,
+                                table.c.state == "pending")
+            .values(kind=kind, due_at=at, next_attempt_at=at, updated_at=rnd.now)
+        )
+    else:
+        if states.get("pending"):
+            rnd.session.execute(
+                update(table).where(table.c.deadline_id == deadline.id, table.c.slot == slot,
+                                    table.c.state == "pending")
+                .values(state="skipped", last_error="superseded by a later notice",
+                        updated_at=rnd.now)
+            )
+        marker.notice_generation += 1
+        slot = f"n{marker.notice_generation}"
+    rows = [_row(kind, mid, deadline, slot, at, rnd) for mid in recipients]
+    insert_rows(rnd.session, rows)
+    rnd.report.notices += len(rows)
+
+
+def _members_to_plan(rnd: _Round, forced: list[int]) -> list[tuple[MemberView, datetime, MemberPlan | None]]:
+    m, mp = Member, MemberPlan
+    cond = or_(mp.member_id.is_(None), mp.modified_at != m.modified_at, mp.active != m.active,
+               mp.settings != rnd.fingerprint)
+    if forced:
+        cond = or_(cond, m.id.in_(forced))
+    rows = rnd.session.execute(
+        select(m.id, m.tz, m.series, m.kinds, m.remind, m.active, m.modified_at, mp)
+        .outerjoin(mp, mp.member_id == m.id).where(cond)
+    ).all()
+    return [(MemberView(r[0], r[1], tuple(r[2] or ()), tuple(r[3] or ()), r[4], bool(r[5])),
+             r[6], r[7]) for r in rows]
+
+
+def _max_offset(rnd: _Round, member: MemberView) -> timedelta:
+    """The largest offset this member could have for any upcoming deadline."""
+    if member.remind:
+        texts: list[str | None] = [None]
+    else:
+        key = "_remind_texts"
+        texts = getattr(rnd, key, None)  # type: ignore[assignment]
+        if texts is None:
+            texts = list(rnd.session.scalars(
+                select(Deadline.remind).where(Deadline.due_utc > rnd.now).distinct()
+            )) + [None]
+            setattr(rnd, key, texts)
+    kinds = list((rnd.settings.kinds or {}).keys()) + ["other"]
+    return max(
+        o.delta for t in texts for k in kinds
+        for o in effective_offsets(member.remind, t, k, rnd.settings)
+    )
+
+
+def _plan_member(rnd: _Round, member: MemberView, modified_at: datetime,
+                 marker: MemberPlan | None) -> None:
+    table = OutboxRow.__table__
+    if not member.active:
+        result = rnd.session.execute(
+            update(table).where(table.c.member_id == member.id, table.c.state == "pending")
+            .values(state="skipped", last_error="member inactive", updated_at=rnd.now)
+        )
+        rnd.report.skipped += result.rowcount or 0
+    else:
+        _replan_member(rnd, member, new=marker is None)
+    if marker is None:
+        marker = MemberPlan(member_id=member.id)
+        rnd.session.add(marker)
+    marker.modified_at = modified_at
+    marker.active = member.active
+    marker.settings = rnd.fingerprint
+    marker.updated_at = rnd.now
+    rnd.report.members += 1
+
+
+def _replan_member(rnd: _Round, member: MemberView, new: bool) -> None:
+    """Plan one member against the deadlines where their moments could already have rows."""
+    reach = rnd.now + HORIZON + DAY + _max_offset(rnd, member)
+    if reach not in rnd.within:  # members with the same offsets share it: one query, not one each
+        rnd.within[reach] = set(rnd.session.scalars(
+            select(Deadline.id).where(Deadline.due_utc > rnd.now, Deadline.due_utc < reach)
+        ))
+    ids = set(rnd.within[reach])
+    if not new:
+        ids |= set(rnd.session.scalars(
+            select(OutboxRow.deadline_id).where(
+                OutboxRow.member_id == member.id, OutboxRow.kind == "reminder",
+                OutboxRow.state.in_(("pending", "skipped")),
+            ).distinct()
+        ))
+    ids -= rnd.planned  # planned with every member this round already
+    if not ids:
+        return
+    pairs = rnd.session.execute(
+        select(Deadline, DeadlinePlan).join(DeadlinePlan, DeadlinePlan.deadline_id == Deadline.id)
+        .where(Deadline.id.in_(ids)).options(selectinload(Deadline.event))
+    ).all()
+    existing: dict[str, list] = {}
+    if not new:
+        for row in rnd.session.execute(
+            select(OutboxRow.deadline_id, OutboxRow.id, OutboxRow.member_id, OutboxRow.slot,
+                   OutboxRow.state, OutboxRow.due_at, OutboxRow.attempts)
+            .where(OutboxRow.member_id == member.id, OutboxRow.kind == "reminder",
+                   OutboxRow.deadline_id.in_(ids))
+        ):
+            existing.setdefault(row[0], []).append(tuple(row[1:]))
+    for deadline, marker in pairs:
+        view = _view(deadline)
+        desired = plan(view, [member], rnd.settings, rnd.now)
+        reason = _reason_for(view, rnd.now) or "member no longer follows it or offsets changed"
+        later = _reconcile(rnd, deadline, desired, existing.get(deadline.id, []),
+                           marker.planned_until, lambda _mid, r=reason: r)
+        if later is not None:
+            due = later - HORIZON / 2
+            if marker.next_plan_at is None or due < marker.next_plan_at:
+                marker.next_plan_at = due

@@ -1,0 +1,115 @@
+"""The long-running process: every ~15 s (and at the next due moment) run one round.
+
+A round = sync the outbox with the data, publish the feeds if they changed, claim due rows,
+send them, mark them (tracker.delivery.run_round). APScheduler only wakes the loop; the schedule
+lives in the database, so a restart or `kill -9` loses nothing. SIGINT/SIGTERM set a stop flag:
+the round in progress finishes the message it is sending, gives back the rest of its claim, and
+the process exits within a few seconds.
+
+    python scheduler.py [--config PATH] [--once]      (from a checkout)
+    tracker-scheduler [--config PATH] [--once]        (installed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from datetime import UTC, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from tracker.config import Config, load_config
+from tracker.db.engine import migrate, session_scope
+from tracker.errors import TrackerError
+from tracker.reminders.outbox import next_wakeup
+from tracker.scheduler.round import FeedPublisher, run_round
+from tracker.timeparse import utc_now
+
+log = logging.getLogger("tracker.scheduler")
+INTERVAL = 15.0  # seconds between rounds when nothing is due sooner
+
+
+class Loop:
+    """One round at a time; rounds run in APScheduler's worker thread."""
+
+    def __init__(self, config: Config, owner: str, once: bool) -> None:
+        self.config = config
+        self.owner = owner
+        self.stop = threading.Event()
+        self.busy = threading.Lock()
+        self.publish = FeedPublisher()
+        self.scheduler: BackgroundScheduler | None = None
+        self.once = once
+        self.failed = False
+        mail = config.mail
+        self.batch, self.lease = mail.batch_size, timedelta(seconds=mail.lease_seconds)
+
+    def round(self) -> None:
+        if not self.busy.acquire(blocking=False):
+            return  # the previous round is still sending
+        try:
+            report = run_round(self.config, utc_now, self.owner, batch=self.batch,
+                               lease=self.lease, stop=self.stop, publish=self.publish)
+            if report.sent or report.retried or report.failed:
+                log.info("round: sent %d, retry %d, failed %d", report.sent, report.retried,
+                         report.failed)
+            self._wake_at_next_due()
+        except TrackerError as exc:
+            self.failed = True
+            log.error("round failed: %s", exc)
+        except Exception:  # keep the scheduler alive; the next round tries again
+            self.failed = True
+            log.exception("round failed")
+        finally:
+            self.busy.release()
+
+    def _wake_at_next_due(self) -> None:
+        if self.scheduler is None or self.stop.is_set():
+            return
+        with session_scope(self.config.database_url) as s:
+            due = next_wakeup(s)
+        now = utc_now()
+        if due is not None and due < now + timedelta(seconds=INTERVAL):
+            self.scheduler.add_job(self.round, "date", run_date=max(due, now), id="wake",
+                                   replace_existing=True, misfire_grace_time=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=None, help="config.toml (default as for tracker)")
+    parser.add_argument("--once", action="store_true", help="run one round and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        config = load_config(args.config)
+        migrate(config.database_url)
+    except TrackerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    loop = Loop(config, owner, args.once)
+    if args.once:
+        loop.round()
+        return 1 if loop.failed else 0
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: loop.stop.set())
+    sched = BackgroundScheduler(timezone=UTC)
+    loop.scheduler = sched
+    sched.add_job(loop.round, "interval", seconds=INTERVAL, id="round", coalesce=True,
+                  max_instances=1, next_run_time=utc_now())
+    sched.start()
+    log.info("scheduler %s running; Ctrl-C stops it", owner)
+    while not loop.stop.wait(0.5):
+        pass
+    log.info("stopping")
+    sched.shutdown(wait=True)  # the round in progress sees the stop flag and returns
+    return 0

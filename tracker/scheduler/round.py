@@ -1,0 +1,200 @@
+"""One scheduler round: sync the outbox, publish feeds if changed, claim, send, mark.
+
+Used by the scheduler loop and by `tracker remind send-due`. These are the edge of the
+reminders and feeds services: they own their transactions (one per claim, one per mark), which
+is why they take the Config and open sessions while everything below takes a Session. The clock is a parameter (`clock`), read
+only when a step needs the current instant (claim, mark), so tests can run a round at a fixed
+moment. Each claim and each mark is its own short transaction: a `kill -9` at any point leaves
+either a claimed row (its lease expires, it is sent again with the same Message-ID) or a row
+correctly marked; nothing is lost and at most the one message in flight repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import OperationalError as SAOperationalError
+from sqlalchemy.orm import Session, selectinload
+
+from tracker.config import Config
+from tracker.db.engine import get_engine, session_scope
+from tracker.errors import OperationalError
+from tracker.feeds.publish import PublishResult, render_public, write_public
+from tracker.feeds.render import FeedSettings
+from tracker.records.models import Deadline, Event, Member
+from tracker.reminders import outbox
+from tracker.reminders.mail import Composer, DeliveryError, open_backend, render
+from tracker.reminders.outbox import Claimed
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class RoundReport:
+    sync: outbox.SyncReport = field(default_factory=outbox.SyncReport)
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    released: int = 0
+    published: list[str] = field(default_factory=list)
+    would_send: list[tuple[Claimed, str, str]] = field(default_factory=list)  # dry run
+    would_skip: list[tuple[Claimed, str]] = field(default_factory=list)
+
+
+def _load(session: Session, rows: list[Claimed]) -> tuple[dict[str, Deadline], dict[int, Member]]:
+    deadlines = {d.id: d for d in session.scalars(
+        select(Deadline).where(Deadline.id.in_({r.deadline_id for r in rows}))
+        .options(selectinload(Deadline.event)))}
+    members = {m.id: m for m in session.scalars(
+        select(Member).where(Member.id.in_({r.member_id for r in rows})))}
+    return deadlines, members
+
+
+def _mark(config: Config, fn: Callable[..., bool], *args: object) -> None:
+    with session_scope(config.database_url) as s:
+        fn(s, *args)
+
+
+def _mark_sent(conn: Connection, row: Claimed, owner: str, now: datetime) -> None:
+    """Commit the `sent` mark now, on the batch's own connection (no session per message)."""
+    try:
+        outbox.mark_sent(conn, row.id, owner, now)
+        conn.commit()
+    except SAOperationalError as exc:
+        conn.rollback()
+        raise OperationalError("database", f"cannot mark {row.message_id} sent: {exc.orig}") from exc
+
+
+def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease: timedelta,
+            stop: threading.Event | None = None) -> RoundReport:
+    """Render and send claimed rows over one backend connection, marking each right away."""
+    report = RoundReport()
+    first = timedelta(seconds=config.mail.retry_seconds)
+    with session_scope(config.database_url) as s:
+        deadlines, members = _load(s, rows)
+    renewed = time.monotonic()
+    composer = Composer(config)  # the .ics and fixed headers once per batch
+    with open_backend(config) as backend, get_engine(config.database_url).connect() as marks:
+        for i, row in enumerate(rows):
+            if stop is not None and stop.is_set():
+                _mark(config, outbox.release, [r.id for r in rows[i:]], owner, clock())
+                report.released += len(rows) - i
+                break
+            if time.monotonic() - renewed > lease.total_seconds() / 3:
+                _mark(config, outbox.renew, [r.id for r in rows[i:]], owner, clock(), lease)
+                renewed = time.monotonic()
+            msg = composer.compose(row.kind, deadlines[row.deadline_id], members[row.member_id],
+                                   row.message_id, clock())
+            try:
+                backend.send(msg)
+            except DeliveryError as exc:
+                if exc.permanent:
+                    log.warning("permanent failure for %s: %s", row.message_id, exc.answer)
+                    _mark(config, outbox.mark_failed, row, owner, clock(), exc.answer)
+                    report.failed += 1
+                    continue
+                log.info("temporary failure for %s: %s", row.message_id, exc.answer)
+                _mark(config, outbox.mark_retry, row, owner, clock(), exc.answer, first)
+                report.retried += 1
+                if exc.connection:  # the server is unreachable: the rest wait for backoff
+                    for rest in rows[i + 1:]:
+                        _mark(config, outbox.mark_retry, rest, owner, clock(), exc.answer, first)
+                        report.retried += 1
+                    break
+                continue
+            # The server has the message. A crash before this commit re-sends it later with
+            # the same Message-ID (see tracker.reminders.outbox): the one window no system can close.
+            _mark_sent(marks, row, owner, clock())
+            report.sent += 1
+    return report
+
+
+def run_round(config: Config, clock: Clock, owner: str, *, batch: int = 100,
+              lease: timedelta = timedelta(minutes=5), stop: threading.Event | None = None,
+              publish: Callable[[Config, datetime], list[str]] | None = None) -> RoundReport:
+    """sync -> publish (if given) -> claim/send/mark batches until nothing is due or `stop`."""
+    report = RoundReport()
+    with session_scope(config.database_url) as s:
+        report.sync = outbox.sync(s, config, clock())
+    if report.sync:
+        log.info("sync: %s", report.sync)
+    if publish is not None:
+        report.published = publish(config, clock())
+    while stop is None or not stop.is_set():
+        with session_scope(config.database_url) as s:
+            rows = outbox.claim_due(s, clock(), owner, batch, lease)
+        if not rows:
+            break
+        done = deliver(config, rows, clock, owner, lease, stop)
+        report.sent += done.sent
+        report.retried += done.retried
+        report.failed += done.failed
+        report.released += done.released
+        if done.sent == 0 and done.failed == 0:
+            break  # everything came back for retry: wait for the backoff, do not spin
+    return report
+
+
+def dry_run(config: Config, now: datetime, limit: int = 1000) -> RoundReport:
+    """What a round would do at `now`: sync and look, then roll everything back."""
+    report = RoundReport()
+    with Session(get_engine(config.database_url)) as s:
+        try:
+            report.sync = outbox.sync(s, config, now)
+            take, skip = outbox.due_rows(s, now, limit)
+            deadlines, members = _load(s, take)
+            for row in take:
+                msg = render(config, row.kind, deadlines[row.deadline_id],
+                             members[row.member_id], row.message_id, now)
+                report.would_send.append((row, str(msg["To"]), str(msg["Subject"])))
+            report.would_skip = skip
+        finally:
+            s.rollback()
+    return report
+
+
+class FeedPublisher:
+    """Publish the feeds when events or deadlines changed since the last look (or hourly).
+
+    `publish` writes only files whose bytes changed, but rendering every feed every 15 s would
+    waste the round; a cheap fingerprint (counts and latest modification) decides instead. The
+    hourly run lets cancelled items age out of the feeds.
+    """
+
+    def __init__(self, every: timedelta = timedelta(hours=1)) -> None:
+        self.last: tuple[object, ...] | None = None
+        self.at: datetime | None = None
+        self.every = every
+
+    def _fingerprint(self, config: Config) -> tuple[object, ...]:
+        with session_scope(config.database_url) as s:
+            return tuple(
+                s.execute(select(func.count(), func.max(m.modified_at))).one()
+                for m in (Event, Deadline)
+            )
+
+    def __call__(self, config: Config, now: datetime) -> list[str]:
+        mark = self._fingerprint(config)
+        if mark == self.last and self.at is not None and now - self.at < self.every:
+            return []
+        result = publish(config, now)
+        self.last, self.at = mark, now
+        written = [f.name for f in result.written]
+        if written:
+            log.info("published %s", ", ".join(written))
+        return written
+
+
+def publish(config: Config, now: datetime, out_dir: Path | None = None) -> PublishResult:
+    """Render the public feeds in one transaction, then write the files whose bytes changed."""
+    with session_scope(config.database_url) as session:
+        rendered = render_public(session, FeedSettings.from_config(config), now)
+    return write_public(rendered, out_dir if out_dir is not None else config.calendars_dir)

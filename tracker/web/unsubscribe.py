@@ -1,0 +1,85 @@
+"""One-click unsubscribe (RFC 8058) for `tracker serve`.
+
+- GET  /unsubscribe/<token>: a small page with a button; it changes nothing, because link
+  scanners and mail-security proxies follow GET links on their own.
+- POST /unsubscribe/<token>: the mail client's one-click request (body
+  ``List-Unsubscribe=One-Click``) or the page's button; marks the member inactive for
+  reminders. Repeating it is harmless.
+No cookies, no session: the unguessable per-member token is the only credential. An unknown or
+tampered token is a plain 404 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from tracker.config import Config
+from tracker.db.engine import session_scope
+from tracker.records.models import Member
+from tracker.timeparse import utc_now
+
+log = logging.getLogger(__name__)
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="robots" content="noindex"></head>
+<body style="font-family: sans-serif"><h1>{title}</h1>{body}</body></html>
+"""
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status,
+                        headers={"Cache-Control": "no-store"})
+
+
+def _not_found() -> Response:
+    return PlainTextResponse("Not Found", status_code=404)
+
+
+def routes(config: Config, now_fn: Callable[[], datetime] = utc_now) -> list[Route]:
+    """The unsubscribe routes, for `tracker.serve.create_app`."""
+    url = config.database_url
+
+    async def endpoint(request: Request) -> Response:
+        token = request.path_params["token"]
+        if not _TOKEN.match(token):
+            return _not_found()
+        if request.method == "POST":
+            await request.body()  # RFC 8058 body or the form; the token alone decides
+            return _unsubscribe(url, token, now_fn())
+        with session_scope(url) as session:
+            member = session.scalar(select(Member).where(Member.unsubscribe_token == token))
+            if member is None:
+                return _not_found()
+            address = html.escape(member.email)
+        return _page(
+            "Stop reminder e-mails?",
+            f"<p>Stop all reminder e-mails to <strong>{address}</strong>?</p>"
+            '<form method="post"><input type="hidden" name="List-Unsubscribe" '
+            'value="One-Click"><button type="submit">Unsubscribe</button></form>',
+        )
+
+    return [Route("/unsubscribe/{token}", endpoint, methods=["GET", "POST"])]
+
+
+def _unsubscribe(url: str, token: str, now: datetime) -> Response:
+    with session_scope(url) as session:
+        member = session.scalar(select(Member).where(Member.unsubscribe_token == token))
+        if member is None:
+            return _not_found()
+        if member.active:
+            member.active = False
+            member.modified_at = now  # the next scheduler round drops their pending reminders
+            log.info("member %s unsubscribed from reminders", member.id)
+        address = html.escape(member.email)
+    return _page("Unsubscribed",
+                 f"<p>{address} will get no more reminder e-mails.</p>")
