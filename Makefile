@@ -33,6 +33,7 @@ run: $(STAMP)
 
 test: $(STAMP) node_modules/.stamp
 	$(BIN)/ruff check tracker tests scheduler.py bench
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
