@@ -1,20 +1,41 @@
-"""The one family of errors the CLI turns into a single line on stderr."""
+"""The one family of errors every door (CLI, CSV, ICS, sample file, web form) turns into a message.
+
+Services name the *field* in their own words (`due`, `start`, `tz`, `email`); each door says
+where the value came from (`--due`, `members.csv line 5`, `export.ics: VEVENT <UID>`) by
+relabelling the field and adding `where`, so the same check reads right at every door.
+"""
 
 from __future__ import annotations
 
+import copy
+
 
 class TrackerError(Exception):
-    """Bad input from the secretary: exit status 2, one line naming the field."""
+    """Bad input: exit status 2, one line naming where, the field, and what is accepted."""
 
     exit_code = 2
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, message: str, where: str = "") -> None:
+        super().__init__(field, message, where)
         self.field = field
         self.message = message
+        self.where = where
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
+        prefix = f"{self.where}: " if self.where else ""
+        return f"{prefix}{self.field}: {self.message}"
+
+    def at(self, where: str, field: str | None = None) -> TrackerError:
+        """The same error (same class) located in `where` (may be ""), its field renamed if given.
+
+        A `where` already set (an inner door) stays after the new one: "file: item: field".
+        """
+        located = copy.copy(self)
+        located.where = ": ".join(part for part in (where, self.where) if part)
+        if field is not None:
+            located.field = field
+        located.args = (located.field, located.message, located.where)
+        return located
 
 
 class NotFound(TrackerError):

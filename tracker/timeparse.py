@@ -107,7 +107,7 @@ class Offset:
         return f"{self.value}{self.unit}"
 
 
-def parse_zone(name: str, field: str = "--tz") -> ZoneInfo:
+def parse_zone(name: str, field: str = "tz") -> ZoneInfo:
     """Return the IANA zone called `name`, refusing fixed offsets and unknown names."""
     text = (name or "").strip()
     if re.fullmatch(r"(?i)(etc/)?(gmt|utc)\s*[+-]\s*\d{1,2}(:?\d{2})?", text):
@@ -150,7 +150,7 @@ def localize(naive: datetime, zone: ZoneInfo, field: str = "WHEN") -> datetime:
 
 def parse_when(text: str, tz: str, field: str = "WHEN") -> When:
     """Parse the secretary's WHEN text; a time without offset is wall-clock time in `tz`."""
-    zone = parse_zone(tz, "--tz")
+    zone = parse_zone(tz, "tz")
     raw = " ".join((text or "").strip().split())
     if not raw:
         raise TrackerError(field, f"is empty; {ACCEPTED_WHEN}")
@@ -260,7 +260,7 @@ def iso_utc(utc: datetime) -> str:
     return utc.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_offsets(text: str, field: str = "--remind") -> tuple[Offset, ...]:
+def parse_offsets(text: str, field: str = "remind") -> tuple[Offset, ...]:
     """Parse '14d,3d,1d,2h,30m' into offsets, largest first, without repeats."""
     parts = [p.strip().lower() for p in (text or "").split(",") if p.strip()]
     if not parts:

@@ -204,7 +204,28 @@ def test_import_is_one_transaction(config: object, tmp_path: Path) -> None:
         b"BEGIN:VEVENT\r\nUID:x\r\nDTSTAMP:20240901T080000Z\r\nDTSTART:20241014T100000Z\r\n"
         b"SUMMARY:late\r\nX-TRACKER-KIND:registration\r\nX-TRACKER-OPENS:20241020T100000Z\r\n"
         b"END:VEVENT\r\nEND:VCALENDAR"))
-    with pytest.raises(TrackerError, match="opens after it is due"):
+    with pytest.raises(TrackerError, match=r"y\.ics: VEVENT x: X-TRACKER-OPENS: 2024-10-20T12:00:00"
+                       r"\+02:00 is not before the due time"):
         import_file(config, _write(tmp_path, "y.ics", text), [], NOW)  # type: ignore[arg-type]
     with session_scope(config.database_url) as s:  # type: ignore[attr-defined]
         assert s.scalar(select(func.count()).select_from(Event)) == 0
+
+
+@pytest.mark.parametrize("change,where", [
+    ((b"URL:https://www.unwomen.org/en/csw/csw69-2025", b"URL:see the UN Women site"),
+     "URL: 'see the UN Women site' is not a web address"),
+    ((b"UID:halifax-call-2024@google.com", b"UID:halifax-call-2024@google.com\r\n"
+      b"X-TRACKER-MODE:by carrier pigeon"), "X-TRACKER-MODE: 'by carrier pigeon' is not accepted"),
+], ids=["url", "mode"])
+def test_items_go_through_the_records_checks_and_name_file_uid_property(
+    cli: Cli, tmp_path: Path, change: tuple[bytes, bytes], where: str
+) -> None:
+    data = GOOGLE.read_bytes()
+    assert change[0] in data
+    path = _write(tmp_path, "export.ics", data.replace(*change))
+    result = cli("import", "ics", str(path))
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path}: VEVENT "), lines
+    assert where in lines[0]
+    assert json.loads(cli.ok("event", "list", "--json").output) == []

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from tests.conftest import NOW
 from tracker.db.engine import session_scope
-from tracker.errors import Conflict
+from tracker.errors import Conflict, TrackerError
 from tracker.records.deadlines import DeadlineInput, add_deadline, edit_deadline, list_deadlines
 from tracker.records.events import EventInput, add_event, cancel_event, list_events
 from tracker.records.members import MemberInput, add_member, get_member, import_members
 from tracker.records.models import Deadline, Event
+from tracker.records.sample import load_sample
 
 HOST = "tracker.example.org"
 
@@ -109,3 +112,67 @@ def test_members_unique_email_and_import(db_url: str) -> None:
         assert new.tz == "Europe/Vienna" and new.series == []
         tokens = {amina.feed_token, amina.unsubscribe_token, new.feed_token, new.unsubscribe_token}
         assert len(tokens) == 4 and all(len(t) >= 32 for t in tokens)
+
+
+# --- services speak in fields; every door says where (CLI flags are tested in tests/cli) ------
+
+BAD_VALUES = [
+    ("event", {"title": "X", "start": "2024-10-14 10:00", "end": "09:00"}, "end"),
+    ("event", {"title": "X"}, "start"),
+    ("event", {"title": "X", "start": "14 Oct 2024 10:00", "all_day": True}, "all_day"),
+    ("event", {"title": "X", "start": "2024-10-14", "tz": "GMT+1"}, "tz"),
+    ("event", {"title": "X", "start": "2024-10-14", "mode": "telepathy"}, "mode"),
+    ("event", {"title": "", "start": "2024-10-14"}, "title"),
+    ("deadline", {"title": "X", "due": "2024-03-31 02:30"}, "due"),
+    ("deadline", {"title": "X", "due": "2024-10-04", "opens": "2024-10-05"}, "opens"),
+    ("deadline", {"title": "X", "due": "2024-10-04", "event": "nope"}, "event"),
+    ("deadline", {"title": "X", "due": "2024-10-04", "url": "indico"}, "url"),
+    ("deadline", {"title": "X", "due": "2024-10-04", "remind": "soon"}, "remind"),
+    ("deadline", {"title": "X", "due": "2024-10-04", "email": "nobody"}, "email"),
+    ("member", {"tz": "Lagos"}, "tz"),
+    ("member", {"remind": "1y"}, "remind"),
+    ("member", {"organisation": "A\x07B"}, "organisation"),
+]
+
+
+@pytest.mark.parametrize("what,values,field", BAD_VALUES,
+                         ids=[f"{w}-{f}" for w, _, f in BAD_VALUES])
+def test_services_name_the_field_never_a_cli_flag(
+    sqlite_url: str, what: str, values: dict[str, object], field: str
+) -> None:
+    with pytest.raises(TrackerError) as caught, session_scope(sqlite_url) as s:
+        if what == "event":
+            add_event(s, EventInput(**values), event_id=None,  # type: ignore[arg-type]
+                      default_tz="Europe/Vienna", host=HOST, now=NOW)
+        elif what == "deadline":
+            add_deadline(s, DeadlineInput(**values), deadline_id=None,  # type: ignore[arg-type]
+                         default_tz="Europe/Vienna", host=HOST, now=NOW)
+        else:
+            add_member(s, "a@example.org", MemberInput(**values),  # type: ignore[arg-type]
+                       default_tz="Europe/Vienna", now=NOW)
+    assert caught.value.field == field and caught.value.where == ""
+    assert "--" not in str(caught.value) and "tracker " not in str(caught.value)
+
+
+def test_sample_file_errors_name_the_file_the_item_and_the_field(sqlite_url: str) -> None:
+    text = (Path(__file__).resolve().parents[2] / "examples" / "cop12.toml").read_text()
+    bad = text.replace('due = "14 Oct 2024 noon"', 'due = "31 Mar 2024 02:30"')
+    assert bad != text
+    with pytest.raises(TrackerError) as caught, session_scope(sqlite_url) as s:
+        load_sample(s, bad, "examples/cop12.toml", default_tz="Europe/Vienna", host=HOST, now=NOW)
+    assert str(caught.value).startswith(
+        "examples/cop12.toml: deadline cop12-speakers: due: 2024-03-31 02:30 does not exist")
+    with pytest.raises(TrackerError, match=r"^x\.toml: member a@example\.org: colour: unknown key"), \
+            session_scope(sqlite_url) as s:
+        load_sample(s, '[[member]]\nemail = "a@example.org"\ncolour = "red"\n', "x.toml",
+                    default_tz="Europe/Vienna", host=HOST, now=NOW)
+    with session_scope(sqlite_url) as s:  # nothing of either file was written
+        assert s.scalar(select(func.count()).select_from(Event)) == 0
+
+
+def test_member_csv_errors_name_the_real_file_and_line(sqlite_url: str) -> None:
+    csv = "email,name,organisation,tz,series,remind\nok@example.org,A,B,Africa/Lagos,,\n" \
+          "x@example.org,A,B,Lagos,,\n"
+    with pytest.raises(TrackerError) as caught, session_scope(sqlite_url) as s:
+        import_members(s, csv, default_tz="Europe/Vienna", now=NOW, source="members 2025.csv")
+    assert str(caught.value).startswith("members 2025.csv line 3: tz: unknown time zone 'Lagos' (did you mean Africa/Lagos?)")

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from tracker.config import Config
-from tracker.errors import TrackerError
+from tracker.errors import Conflict, NotFound, TrackerError
 
 log = logging.getLogger("tracker.cli")
 
@@ -41,8 +41,63 @@ class AppContext:
         return self.config.tracker.base_url
 
 
+# What to do next, added to a service's message at this door (a web form would say otherwise).
+HINTS: dict[tuple[type[TrackerError], str], str] = {
+    (NotFound, "event"): "see `tracker event list`",
+    (NotFound, "deadline"): "see `tracker deadline list`",
+    (NotFound, "email"): "see `tracker member list`",
+    (Conflict, "email"): "use `tracker member edit`",
+}
+
+
+def in_cli_words(exc: TrackerError, command: click.Command) -> TrackerError:
+    """The error with its field named as this command spells it: `due` -> `--due`.
+
+    A field matches the parameter of the same name (`all_day` -> `--all-day`), an option
+    spelled `--<field>` (`id` -> `--id`), or the argument `<field>_id` (`event` -> `ID`).
+    Arguments show their metavar (`TITLE`, `EMAIL`). Errors that already say where they come
+    from (a line of a CSV file, an item of a sample or .ics file) keep their own words.
+    """
+    if exc.where:
+        return exc
+    flag = f"--{exc.field.replace('_', '-')}"
+    word = None
+    for param in command.params:
+        if param.name in (exc.field, f"{exc.field}_id") or flag in param.opts:
+            if isinstance(param, click.Argument):
+                word = param.metavar or (param.name or exc.field).upper()
+            else:
+                word = max(param.opts, key=len)
+            if param.name == exc.field:
+                break
+    relabelled = exc.at("", word) if word is not None else exc
+    hint = HINTS.get((type(exc), exc.field))
+    if hint is not None:
+        relabelled.message = f"{relabelled.message}; {hint}"
+    return relabelled
+
+
+class TrackerCommand(click.Command):
+    """A command whose errors name its own options and arguments (see `in_cli_words`)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TrackerError as exc:
+            raise in_cli_words(exc, self) from exc
+
+
+class TrackerSubgroup(click.Group):
+    """A group of commands (`tracker event ...`) made as TrackerCommands."""
+
+    command_class = TrackerCommand
+
+
 class TrackerGroup(click.Group):
     """A click group whose invoke is the single place errors are turned into messages."""
+
+    command_class = TrackerCommand
+    group_class = TrackerSubgroup
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         """Usage errors too become one line (click's own are four) and exit status 2."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tracker.cli.context import AppContext
+from tracker.cli.context import AppContext, TrackerCommand, TrackerSubgroup
 from tracker.db.engine import session_scope
 from tracker.errors import TrackerError
 from tracker.links import host_of
@@ -15,7 +15,7 @@ from tracker.records.checks import check_tags
 from tracker.timeparse import utc_now
 
 
-@click.command()
+@click.command(cls=TrackerCommand)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write the .ics files to (default: [calendars] out_dir).")
 @click.pass_obj
@@ -36,7 +36,7 @@ def publish(app: AppContext, out_dir: Path | None) -> None:
     )
 
 
-@click.command()
+@click.command(cls=TrackerCommand)
 @click.option("--host", help="Address to listen on (default: [serve] host).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [serve] port).")
 @click.pass_obj
@@ -50,7 +50,7 @@ def serve(app: AppContext, host: str | None, port: int | None) -> None:
     run(app.config, host or app.config.serve.host, port or app.config.serve.port)
 
 
-@click.group("import")
+@click.group("import", cls=TrackerSubgroup)
 def import_group() -> None:
     """Import items from other systems."""
 
@@ -71,7 +71,7 @@ def import_ics(app: AppContext, file: Path, series: tuple[str, ...]) -> None:
         data = file.read_bytes()
     except OSError as exc:
         raise TrackerError("FILE", f"cannot read {file}: {exc.strerror}") from None
-    options = {"default_tz": app.tz, "series": check_tags(series, "--series"),
+    options = {"default_tz": app.tz, "series": check_tags(series),
                "host": host_of(app.base_url), "now": utc_now()}
     with session_scope(app.db_url) as session:
         if sys.stderr.isatty():  # a progress bar only where a person watches

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from sqlalchemy.engine import make_url
 
-from tracker.cli.context import AppContext, TrackerGroup
+from tracker.cli.context import AppContext, TrackerGroup, in_cli_words
 from tracker.cli.feeds import import_group, publish, serve
 from tracker.cli.members import member
 from tracker.cli.records import deadline, event
@@ -46,7 +46,7 @@ def main(ctx: click.Context, config_path: str | None, db_url: str | None, verbos
         if db_url:
             config = config.with_database(resolve_db_url(db_url, Path.cwd()))
     except TrackerError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {in_cli_words(exc, ctx.command)}", err=True)
         ctx.exit(exc.exit_code)
     ctx.obj = AppContext(config=config, verbose=verbose)
 
@@ -64,12 +64,16 @@ def init(app: AppContext, sample: str | None) -> None:
     migrate(app.db_url)
     click.echo(f"database ready: {_shown_url(app.db_url)} (schema {current_revision(app.db_url)})")
     if sample:
+        try:
+            text = Path(sample).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise TrackerError("--sample", f"cannot read {sample}: {exc.strerror}") from None
         with session_scope(app.db_url) as session:
             if not is_empty(session):
                 click.echo("sample not loaded: the database already has events")
                 return
-            counts = load_sample(session, Path(sample), default_tz=app.tz,
-                                 host=host_of(app.config.tracker.base_url), now=utc_now())
+            counts = load_sample(session, text, sample, default_tz=app.tz,
+                                 host=host_of(app.base_url), now=utc_now())
         click.echo(f"loaded sample {Path(sample).name}: {counts[0]} events, {counts[1]} deadlines, "
                    f"{counts[2]} members")
 

@@ -7,15 +7,16 @@ from typing import Any
 
 import click
 
-from tracker.cli.context import AppContext, emit
+from tracker.cli.context import AppContext, TrackerSubgroup, emit
 from tracker.cli.views import details, member_dict, members_table
 from tracker.db.engine import session_scope
 from tracker.errors import TrackerError
 from tracker.records import members as mb
+from tracker.records.lookup import get_member
 from tracker.timeparse import utc_now
 
 
-@click.group()
+@click.group(cls=TrackerSubgroup)
 def member() -> None:
     """Manage the members who get feeds and reminder e-mails."""
 
@@ -78,7 +79,8 @@ def member_import(app: AppContext, csv_file: str) -> None:
     except UnicodeDecodeError:
         raise TrackerError("FILE.csv", "is not UTF-8 text; save it as 'CSV UTF-8'") from None
     with session_scope(app.db_url) as session:
-        report = mb.import_members(session, text, default_tz=app.tz, now=utc_now())
+        report = mb.import_members(session, text, default_tz=app.tz, now=utc_now(),
+                                   source=csv_file)
     click.echo(f"imported {path.name}: {report.added} added, {report.updated} updated, "
                f"{report.unchanged} unchanged")
 
@@ -107,7 +109,7 @@ def member_show(app: AppContext, email: str, as_json: bool) -> None:
     Example: tracker member show amina@example.org
     """
     with session_scope(app.db_url) as session:
-        data = member_dict(mb.get_member(session, email), app.config.tracker.base_url)
+        data = member_dict(get_member(session, email), app.config.tracker.base_url)
         emit(data, as_json, details(data))
 
 
@@ -128,7 +130,7 @@ def member_edit(app: AppContext, email: str, series: tuple[str, ...], kinds: tup
     with session_scope(app.db_url) as session:
         changed = mb.edit_member(session, email, _input(series, kinds, **kw), now=utc_now(),
                                  rotate_token=rotate_token)
-        record = mb.get_member(session, email)
+        record = get_member(session, email)
         click.echo(f"member {record.email}: " + (f"changed {', '.join(changed)}" if changed
                                                  else "nothing changed"))
         if rotate_token:

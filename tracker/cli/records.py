@@ -6,12 +6,13 @@ from typing import Any
 
 import click
 
-from tracker.cli.context import AppContext, changed_line, emit
+from tracker.cli.context import AppContext, TrackerSubgroup, changed_line, emit
 from tracker.cli.views import deadline_dict, deadlines_table, details, event_dict, events_table
 from tracker.db.engine import session_scope
 from tracker.links import host_of
 from tracker.records import deadlines as dl
 from tracker.records import events as ev
+from tracker.records.lookup import get_deadline, get_event
 from tracker.timeparse import utc_now
 
 WHEN_HELP = ("ISO 8601 (2024-10-14T12:00, with or without +02:00), 2024-10-14, 14/10/2024 12:00, "
@@ -20,7 +21,7 @@ WHEN_HELP = ("ISO 8601 (2024-10-14T12:00, with or without +02:00), 2024-10-14, 1
 
 # --- events ------------------------------------------------------------------------------
 
-@click.group()
+@click.group(cls=TrackerSubgroup)
 def event() -> None:
     """Record, change and cancel events (sessions, meetings, side events)."""
 
@@ -93,7 +94,7 @@ def event_edit(app: AppContext, event_id: str, title: str | None, series: tuple[
     with session_scope(app.db_url) as session:
         changed = ev.edit_event(session, event_id, _event_input(title, series, **kw),
                                 now=utc_now())
-        click.echo(changed_line("event", event_id, changed, ev.get_event(session, event_id).sequence))
+        click.echo(changed_line("event", event_id, changed, get_event(session, event_id).sequence))
 
 
 @event.command("cancel")
@@ -135,13 +136,13 @@ def event_show(app: AppContext, event_id: str, as_json: bool) -> None:
     Example: tracker event show cop12 --json
     """
     with session_scope(app.db_url) as session:
-        data = event_dict(ev.get_event(session, event_id))
+        data = event_dict(get_event(session, event_id))
         emit(data, as_json, details(data))
 
 
 # --- deadlines ---------------------------------------------------------------------------
 
-@click.group()
+@click.group(cls=TrackerSubgroup)
 def deadline() -> None:
     """Record, change and cancel deadlines (registrations, lists of speakers, ground passes)."""
 
@@ -214,7 +215,7 @@ def deadline_edit(app: AppContext, deadline_id: str, title: str | None, series: 
     with session_scope(app.db_url) as session:
         changed = dl.edit_deadline(session, deadline_id, _deadline_input(title, series, **kw),
                                    now=utc_now())
-        record = dl.get_deadline(session, deadline_id)
+        record = get_deadline(session, deadline_id)
         click.echo(changed_line("deadline", deadline_id, changed, record.sequence))
 
 
@@ -259,5 +260,5 @@ def deadline_show(app: AppContext, deadline_id: str, as_json: bool) -> None:
     Example: tracker deadline show cop12-speakers --json
     """
     with session_scope(app.db_url) as session:
-        data = deadline_dict(dl.get_deadline(session, deadline_id))
+        data = deadline_dict(get_deadline(session, deadline_id))
         emit(data, as_json, details(data))

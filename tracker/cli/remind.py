@@ -7,7 +7,7 @@ import socket
 
 import click
 
-from tracker.cli.context import AppContext
+from tracker.cli.context import AppContext, TrackerSubgroup
 from tracker.db.engine import session_scope
 from tracker.reminders.mail import preview
 from tracker.reminders.outbox import status
@@ -16,7 +16,7 @@ from tracker.scheduler.round import dry_run as plan_only
 from tracker.timeparse import iso_utc, utc_now
 
 
-@click.group()
+@click.group(cls=TrackerSubgroup)
 def remind() -> None:
     """Reminder e-mails: preview them, send what is due, see the outbox."""
 

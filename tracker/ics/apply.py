@@ -13,15 +13,24 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker import timeparse as tp
+from tracker.config import KINDS
 from tracker.errors import TrackerError
-from tracker.ics.incoming import Incoming
+from tracker.ics.incoming import Incoming, in_file_words
 from tracker.ics.parse import parse_ics
+from tracker.records.checks import (
+    DEADLINE_STATUSES,
+    EVENT_STATUSES,
+    MODES,
+    VISIBILITIES,
+    check_choice,
+    check_email,
+    check_text,
+    check_title,
+    check_url,
+    check_window,
+)
 from tracker.records.models import Deadline, Event
-
-EVENT_FIELDS = ("title", "tz", "all_day", "start_utc", "end_utc", "start_date", "end_date",
-                "location", "url", "description", "status", "visibility", "mode")
-DEADLINE_FIELDS = ("title", "tz", "kind", "location", "url", "status", "visibility",
-                   "opens_utc", "opens_date", "due_date")
 
 
 @dataclass
@@ -40,7 +49,7 @@ def import_ics(
     """Parse the whole file first (a malformed one writes nothing), then add or update its items
     inside the caller's transaction; `source` names the file in messages."""
     items, notes = parse_ics(data, default_tz, series, source)
-    report = apply_items(session, items, now, host, progress)
+    report = apply_items(session, items, now, host, progress, source=source)
     report.skipped += len(notes)
     report.notes[:0] = notes
     return report
@@ -48,9 +57,13 @@ def import_ics(
 
 def apply_items(
     session: Session, items: Sequence[Incoming], now: datetime, host: str,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, source: str = "file",
 ) -> ImportReport:
-    """Add or update each item (matched by UID); report what happened to each."""
+    """Add or update each item (matched by UID); report what happened to each.
+
+    A value the records' checks refuse stops the import (the caller's transaction rolls back)
+    with `<source>: VEVENT <UID>: <PROPERTY>: ...`.
+    """
     report = ImportReport()
     uids = [i.uid for i in items]
     events = _by_uid(session, Event, uids)
@@ -62,7 +75,11 @@ def apply_items(
             report.notes.append(f"skipped UID {item.uid}: appears twice in the file")
         else:
             seen.add(item.uid)
-            _apply_one(session, item, events.get(item.uid), deadlines.get(item.uid), now, report)
+            try:
+                _apply_one(session, item, events.get(item.uid), deadlines.get(item.uid), now,
+                           report)
+            except TrackerError as exc:
+                raise exc.at(f"{source}: VEVENT {item.uid}", in_file_words(exc.field)) from None
         if progress is not None:
             progress(n, len(items))
     session.flush()
@@ -113,15 +130,31 @@ def _is_older(item: Incoming, existing: Event | Deadline) -> bool:
 
 
 def _values(item: Incoming) -> dict[str, object]:
+    """The item's column values, through the same checks as every other door."""
+    common: dict[str, object] = {
+        "title": check_title(item.title),
+        "tz": tp.parse_zone(item.tz).key,
+        "location": check_text(item.location, "location", single_line=True),
+        "url": check_url(item.url),
+        "visibility": check_choice(item.visibility, VISIBILITIES, "visibility"),
+    }
     if item.is_deadline:
+        check_window(item.opens_utc, item.start_utc, item.tz)
         return {
-            "title": item.title, "tz": item.tz, "kind": item.kind, "location": item.location,
-            "url": item.url, "status": item.status, "visibility": item.visibility,
+            **common, "kind": check_choice(item.kind, KINDS, "kind"),
+            "status": check_choice(item.status, DEADLINE_STATUSES, "status"),
             "opens_utc": item.opens_utc, "opens_date": item.opens_date,
             "due_date": item.due_date, "due_utc": item.start_utc,
-            "instructions": item.description, "email": item.email,
+            "instructions": check_text(item.description, "notes"),
+            "email": check_email(item.email) if item.email else "",
         }
-    return {name: getattr(item, name) for name in EVENT_FIELDS}
+    return {
+        **common, "all_day": item.all_day, "start_utc": item.start_utc, "end_utc": item.end_utc,
+        "start_date": item.start_date, "end_date": item.end_date,
+        "description": check_text(item.description, "description"),
+        "status": check_choice(item.status, EVENT_STATUSES, "status"),
+        "mode": check_choice(item.mode, MODES, "mode"),
+    }
 
 
 def _update(existing: Event | Deadline, item: Incoming, now: datetime) -> bool:
@@ -157,8 +190,6 @@ def _new_event(item: Incoming, now: datetime) -> Event:
 
 
 def _new_deadline(item: Incoming, now: datetime) -> Deadline:
-    if item.opens_utc is not None and item.opens_utc > item.start_utc:
-        raise TrackerError(f"UID {item.uid} X-TRACKER-OPENS", "opens after it is due")
     return Deadline(
         id=item.new_id(), uid=item.uid, series=item.series, sequence=item.sequence,
         created_at=now, modified_at=now, cancelled_at=now if item.status == "cancelled" else None,

@@ -8,6 +8,20 @@ from datetime import date, datetime
 
 from tracker.records.checks import slugify
 
+# The records' field names as an .ics file spells them, for messages that point into the file.
+PROPERTIES = {
+    "title": "SUMMARY", "start": "DTSTART", "due": "DTSTART", "end": "DTEND",
+    "location": "LOCATION", "url": "URL", "description": "DESCRIPTION", "notes": "DESCRIPTION",
+    "status": "STATUS", "visibility": "CLASS", "series": "CATEGORIES", "tz": "TZID",
+    "mode": "X-TRACKER-MODE", "kind": "X-TRACKER-KIND", "email": "X-TRACKER-EMAIL",
+    "opens": "X-TRACKER-OPENS",
+}
+
+
+def in_file_words(field: str) -> str:
+    """`title` -> `SUMMARY`; property names pass through."""
+    return PROPERTIES.get(field, field)
+
 
 @dataclass
 class Incoming:

@@ -30,7 +30,7 @@ from tracker import timeparse as tp
 from tracker.config import KINDS
 from tracker.errors import TrackerError
 from tracker.feeds.render import split_description
-from tracker.ics.incoming import Incoming
+from tracker.ics.incoming import Incoming, in_file_words
 from tracker.records.checks import check_tags, slugify
 from tracker.records.events import DEFAULT_DURATION
 
@@ -50,19 +50,22 @@ def parse_ics(
     cal_tz = str(cal.get("X-WR-TIMEZONE", "")).strip()
     fallback = _zone_name(cal_tz) if cal_tz else None
     if cal_tz and fallback is None:
-        raise TrackerError(f"{name} X-WR-TIMEZONE", f"unknown time zone '{cal_tz}'")
+        raise TrackerError("X-WR-TIMEZONE", f"unknown time zone '{cal_tz}'", where=name)
     floating_tz = fallback or default_tz
     items: list[Incoming] = []
     notes: list[str] = []
     for n, vevent in enumerate(cal.walk("VEVENT"), start=1):
-        where = f"{name} VEVENT #{n}"
+        uid = str(vevent.get("UID", "")).strip()
+        where = f"{name}: VEVENT {uid}" if uid else f"{name}: VEVENT #{n}"
         if vevent.errors:
             prop, problem = vevent.errors[0]
-            raise TrackerError(f"{where} {prop}", f"is malformed ({problem})")
+            raise TrackerError(str(prop), f"is malformed ({problem})", where)
         try:
-            item = _read_vevent(vevent, floating_tz, series, where)
+            item = _read_vevent(vevent, floating_tz, series)
+        except TrackerError as exc:
+            raise exc.at(where, in_file_words(exc.field)) from None
         except _Skip as skip:
-            notes.append(f"skipped {where} (UID {vevent.get('UID', '?')}): {skip}")
+            notes.append(f"skipped {where}: {skip}")
             continue
         items.append(item)
     if not items and not notes:
@@ -99,7 +102,7 @@ def _iana_zones() -> set[str]:
     return _ZONES
 
 
-def _read_vevent(ev: icalendar.Event, floating_tz: str, series: list[str], where: str) -> Incoming:
+def _read_vevent(ev: icalendar.Event, floating_tz: str, series: list[str]) -> Incoming:
     if "RRULE" in ev or "RDATE" in ev or "RECURRENCE-ID" in ev:
         raise _Skip("recurring items are not imported (RRULE/RDATE/RECURRENCE-ID)")
     if "DTSTART" not in ev:
@@ -124,7 +127,7 @@ def _read_vevent(ev: icalendar.Event, floating_tz: str, series: list[str], where
         last_modified=_aware(ev.get("LAST-MODIFIED")),
     )
     if isinstance(start, datetime):
-        _timed(item, ev, start_prop, floating_tz, where)
+        _timed(item, ev, start_prop, floating_tz)
     else:
         own = _zone_name(str(ev.get("X-TRACKER-TZ", "")))
         _all_day(item, ev, start, own or floating_tz)
@@ -132,7 +135,7 @@ def _read_vevent(ev: icalendar.Event, floating_tz: str, series: list[str], where
         try:
             _deadline_fields(item, ev)
         except ValueError as exc:
-            raise TrackerError(f"{where} X-TRACKER-*", f"is malformed ({exc})") from None
+            raise TrackerError("X-TRACKER-*", f"is malformed ({exc})") from None
         item.status = "cancelled" if status == "CANCELLED" else "open"
     else:
         item.status = {"CANCELLED": "cancelled", "TENTATIVE": "tentative"}.get(status, "confirmed")
@@ -157,7 +160,7 @@ def _series(ev: icalendar.Event, extra: list[str]) -> list[str]:
     return check_tags([*extra, *(t for t in tags if t != "item")])
 
 
-def _timed(item: Incoming, ev: icalendar.Event, prop: object, floating_tz: str, where: str) -> None:
+def _timed(item: Incoming, ev: icalendar.Event, prop: object, floating_tz: str) -> None:
     tzid = prop.params.get("TZID") if hasattr(prop, "params") else None  # type: ignore[attr-defined]
     zone_name = floating_tz
     if tzid:
@@ -166,12 +169,12 @@ def _timed(item: Incoming, ev: icalendar.Event, prop: object, floating_tz: str, 
             raise _Skip(f"unknown time zone '{tzid}' (not an IANA or Windows zone name)")
         zone_name = found
     item.tz = zone_name
-    item.start_utc = _instant(ev["DTSTART"].dt, zone_name, f"{where} DTSTART")
+    item.start_utc = _instant(ev["DTSTART"].dt, zone_name, "DTSTART")
     if "DTEND" in ev and isinstance(ev["DTEND"].dt, datetime):
         end_prop = ev["DTEND"]
         end_tzid = end_prop.params.get("TZID")
         end_zone = _zone_name(str(end_tzid)) if end_tzid else zone_name
-        item.end_utc = _instant(end_prop.dt, end_zone or zone_name, f"{where} DTEND")
+        item.end_utc = _instant(end_prop.dt, end_zone or zone_name, "DTEND")
     elif "DURATION" in ev:
         item.end_utc = item.start_utc + ev["DURATION"].dt
     else:
@@ -180,12 +183,12 @@ def _timed(item: Incoming, ev: icalendar.Event, prop: object, floating_tz: str, 
         item.end_utc = item.start_utc + DEFAULT_DURATION
 
 
-def _instant(value: datetime, zone_name: str, where: str) -> datetime:
+def _instant(value: datetime, zone_name: str, field: str) -> datetime:
     """UTC instant of a DTSTART/DTEND: UTC and IANA values as given, others as wall time."""
-    zone = tp.parse_zone(zone_name, where)
+    zone = tp.parse_zone(zone_name, field)
     if value.tzinfo is None:  # floating, or a TZID icalendar could not resolve
         try:
-            return tp.localize(value, zone, where).astimezone(UTC)
+            return tp.localize(value, zone, field).astimezone(UTC)
         except TrackerError as exc:
             raise _Skip(exc.message) from None
     if value.utcoffset() == timedelta(0) and str(value.tzinfo) in ("UTC", "UTC+00:00"):

@@ -1,6 +1,8 @@
-"""Checks and normalisation of the secretary's field values (ids, tags, URLs, e-mails, choices).
+"""The one set of checks every door uses: ids, tags, URLs, e-mails, choices, text, windows.
 
-Each check raises TrackerError naming the option and what is accepted, before anything is written.
+Each check raises TrackerError naming the field (`url`, `series`) and what is accepted, before
+anything is written; the door (CLI, CSV, ICS, sample file, web form) says where the value came
+from.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from tracker.errors import TrackerError
+from tracker.timeparse import iso_local
 
 MODES = ("in-person", "online", "hybrid")
 VISIBILITIES = ("public", "members", "private")
@@ -31,7 +35,7 @@ def slugify(text: str, limit: int = 60) -> str:
     return slug[:limit].rstrip("-") or "item"
 
 
-def check_slug(value: str, field: str = "--id") -> str:
+def check_slug(value: str, field: str = "id") -> str:
     if not _SLUG.match(value or ""):
         raise TrackerError(
             field,
@@ -41,7 +45,7 @@ def check_slug(value: str, field: str = "--id") -> str:
     return value
 
 
-def check_tags(values: Iterable[str], field: str = "--series") -> list[str]:
+def check_tags(values: Iterable[str], field: str = "series") -> list[str]:
     """Normalise series tags (lowercase, unique, order kept); accept 'a b' or 'a,b' too."""
     tags: list[str] = []
     for value in values:
@@ -66,7 +70,7 @@ def check_choice(value: str, choices: tuple[str, ...], field: str) -> str:
     return normalized
 
 
-def check_url(value: str, field: str = "--url") -> str:
+def check_url(value: str, field: str = "url") -> str:
     value = (value or "").strip()
     if not value:
         return ""
@@ -78,7 +82,7 @@ def check_url(value: str, field: str = "--url") -> str:
     return value
 
 
-def check_email(value: str, field: str = "EMAIL") -> str:
+def check_email(value: str, field: str = "email") -> str:
     """Normalise an address to lowercase (so one member is one row) and check its shape."""
     value = (value or "").strip()
     if not _EMAIL.match(value) or len(value) > 320:
@@ -98,13 +102,23 @@ def check_text(value: str, field: str, single_line: bool = False) -> str:
     return value
 
 
-def check_title(value: str, field: str = "TITLE") -> str:
+def check_title(value: str, field: str = "title") -> str:
     title = check_text(value, field, single_line=True)
     if not title:
         raise TrackerError(field, "is empty; give a short title such as 'COP12 registration'")
     if len(title) > 300:
         raise TrackerError(field, "is longer than 300 characters; shorten it")
     return title
+
+
+def check_window(opens_utc: datetime | None, due_utc: datetime, tz: str) -> None:
+    """A window must open before it closes."""
+    if opens_utc is not None and opens_utc >= due_utc:
+        raise TrackerError(
+            "opens",
+            f"{iso_local(opens_utc, tz)} is not before the due time {iso_local(due_utc, tz)}; "
+            "give an earlier opening",
+        )
 
 
 def new_token() -> str:

@@ -22,6 +22,7 @@ from tracker.records.checks import (
     check_text,
     check_title,
     check_url,
+    check_window,
     make_uid,
     slugify,
 )
@@ -56,12 +57,12 @@ class DeadlineInput:
 
 def resolve_due(text: str, tz: str) -> tuple[datetime, date | None]:
     """A due WHEN: an instant, or a date meaning 23:59 that day in `tz`."""
-    return _resolve(text, tz, "--due", tp.end_of_day)
+    return _resolve(text, tz, "due", tp.end_of_day)
 
 
 def resolve_opens(text: str, tz: str) -> tuple[datetime, date | None]:
     """An opening WHEN: an instant, or a date meaning the start of that day in `tz`."""
-    return _resolve(text, tz, "--opens", tp.start_of_day)
+    return _resolve(text, tz, "opens", tp.start_of_day)
 
 
 def _resolve(
@@ -78,26 +79,26 @@ def add_deadline(
     session: Session, values: DeadlineInput, *, deadline_id: str | None, default_tz: str,
     host: str, now: datetime,
 ) -> Deadline:
-    """Record a new deadline; without --tz it takes its event's zone, else the default zone."""
+    """Record a new deadline; without a `tz` it takes its event's zone, else the default zone."""
     title = check_title(values.title or "")
     event = get_event(session, values.event) if values.event else None
     tz = values.tz or (event.tz if event else default_tz)
-    tp.parse_zone(tz, "--tz")
+    tp.parse_zone(tz, "tz")
     if not values.due:
-        raise TrackerError("--due", "is required, e.g. --due '14 Oct 2024 noon'")
+        raise TrackerError("due", "is required, e.g. '14 Oct 2024 noon'")
     if deadline_id:
         check_slug(deadline_id)
         if session.get(Deadline, deadline_id) is not None:
-            raise Conflict("--id", f"a deadline with id '{deadline_id}' exists; choose another id")
+            raise Conflict("id", f"a deadline with id '{deadline_id}' exists; choose another id")
     else:
         deadline_id = unique_id(session, Deadline, slugify(title))
     deadline = Deadline(
         id=deadline_id, uid=make_uid("deadline", deadline_id, host), title=title, tz=tz,
         event_id=event.id if event else None, sequence=0, created_at=now, modified_at=now,
-        kind=check_choice(values.kind or "other", KINDS, "--kind"), status="open",
+        kind=check_choice(values.kind or "other", KINDS, "kind"), status="open",
         visibility=check_choice(
             values.visibility or (event.visibility if event else "public"), VISIBILITIES,
-            "--visibility",
+            "visibility",
         ),
         series=check_tags(values.series or []),
         **_text_fields(values),
@@ -105,7 +106,7 @@ def add_deadline(
     deadline.due_utc, deadline.due_date = resolve_due(values.due, tz)
     if values.opens:
         deadline.opens_utc, deadline.opens_date = resolve_opens(values.opens, tz)
-    _check_window(deadline)
+    check_window(deadline.opens_utc, deadline.due_utc, deadline.tz)
     session.add(deadline)
     session.flush()
     return deadline
@@ -113,10 +114,10 @@ def add_deadline(
 
 def _text_fields(values: DeadlineInput) -> dict[str, object]:
     return {
-        "instructions": check_text(values.notes or "", "--notes"),
+        "instructions": check_text(values.notes or "", "notes"),
         "url": check_url(values.url or ""),
-        "email": check_email(values.email, "--email") if values.email else "",
-        "location": check_text(values.location or "", "--location", single_line=True),
+        "email": check_email(values.email, "email") if values.email else "",
+        "location": check_text(values.location or "", "location", single_line=True),
         "remind": tp.format_offsets(tp.parse_offsets(values.remind)) if values.remind else None,
     }
 
@@ -125,22 +126,13 @@ _TEXT_OPTIONS = {"notes": "instructions", "url": "url", "email": "email", "locat
                  "remind": "remind"}
 
 
-def _check_window(deadline: Deadline) -> None:
-    if deadline.opens_utc is not None and deadline.opens_utc >= deadline.due_utc:
-        raise TrackerError(
-            "--opens",
-            f"{tp.iso_local(deadline.opens_utc, deadline.tz)} is not before the due time "
-            f"{tp.iso_local(deadline.due_utc, deadline.tz)}; give an earlier opening",
-        )
-
-
 def edit_deadline(
     session: Session, deadline_id: str, values: DeadlineInput, *, now: datetime
 ) -> list[str]:
     """Change what was given; bump SEQUENCE once when anything changed. Returns changed fields.
 
-    A due time moved later marks the deadline `extended`. `--tz` alone keeps the wall-clock
-    times and moves them to the new zone. `--remind ''` is not accepted; use `--remind default`.
+    A due time moved later marks the deadline `extended`. A new `tz` alone keeps the wall-clock
+    times and moves them to the new zone. An empty `remind` is not accepted; 'default' clears it.
     """
     deadline = get_deadline(session, deadline_id)
     before = {name: _value(deadline, name) for name in MATERIAL}
@@ -149,11 +141,11 @@ def edit_deadline(
     if values.event is not None:
         deadline.event_id = get_event(session, values.event).id if values.event else None
     if values.kind is not None:
-        deadline.kind = check_choice(values.kind, KINDS, "--kind")
+        deadline.kind = check_choice(values.kind, KINDS, "kind")
     if values.series is not None:
         deadline.series = check_tags(values.series)
     if values.visibility is not None:
-        deadline.visibility = check_choice(values.visibility, VISIBILITIES, "--visibility")
+        deadline.visibility = check_choice(values.visibility, VISIBILITIES, "visibility")
     _edit_times(deadline, values)
     if values.remind is not None and values.remind.strip().lower() == "default":
         deadline.remind = None
@@ -163,7 +155,7 @@ def edit_deadline(
         if getattr(values, option) is not None:
             setattr(deadline, column, texts[column])
     if values.status is not None:
-        _set_status(deadline, check_choice(values.status, DEADLINE_STATUSES, "--status"), now)
+        _set_status(deadline, check_choice(values.status, DEADLINE_STATUSES, "status"), now)
     elif deadline.due_utc > before["due_utc"] and deadline.status == "open":
         deadline.status = "extended"
     changed = [name for name in MATERIAL if before[name] != _value(deadline, name)]
@@ -180,7 +172,7 @@ def _value(deadline: Deadline, name: str) -> object:
 
 def _edit_times(deadline: Deadline, values: DeadlineInput) -> None:
     tz = values.tz or deadline.tz
-    tp.parse_zone(tz, "--tz")
+    tp.parse_zone(tz, "tz")
     if values.tz is not None and values.tz != deadline.tz:
         # same wall-clock time, new zone
         if values.due is None:
@@ -197,7 +189,7 @@ def _edit_times(deadline: Deadline, values: DeadlineInput) -> None:
             deadline.opens_utc, deadline.opens_date = None, None
         else:
             deadline.opens_utc, deadline.opens_date = resolve_opens(values.opens, tz)
-    _check_window(deadline)
+    check_window(deadline.opens_utc, deadline.due_utc, deadline.tz)
 
 
 def _set_status(deadline: Deadline, status: str, now: datetime) -> None:
@@ -211,7 +203,7 @@ def _set_status(deadline: Deadline, status: str, now: datetime) -> None:
 def cancel_deadline(session: Session, deadline_id: str, *, now: datetime) -> Deadline:
     deadline = get_deadline(session, deadline_id)
     if deadline.status == "cancelled":
-        raise TrackerError("DEADLINE", f"'{deadline_id}' is already cancelled")
+        raise TrackerError("deadline", f"'{deadline_id}' is already cancelled")
     _set_status(deadline, "cancelled", now)
     deadline.sequence += 1
     deadline.modified_at = now
@@ -231,7 +223,7 @@ def list_deadlines(
     if event:
         query = query.where(Deadline.event_id == get_event(session, event).id)
     if kind:
-        query = query.where(Deadline.kind == check_choice(kind, KINDS, "--kind"))
+        query = query.where(Deadline.kind == check_choice(kind, KINDS, "kind"))
     if not include_cancelled:
         query = query.where(Deadline.status != "cancelled")
     return list(session.scalars(query))

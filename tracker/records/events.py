@@ -61,37 +61,37 @@ class Span:
 
 def resolve_span(start: str, end: str | None, tz: str, all_day: bool | None) -> Span:
     """Turn start/end text into a Span; a date-only start means an all-day event."""
-    when = tp.parse_when(start, tz, "--start")
+    when = tp.parse_when(start, tz, "start")
     if when.is_date:
         if all_day is False:
-            raise TrackerError("--start", "is a date without a time; give a time or use --all-day")
+            raise TrackerError("start", "is a date without a time; give a time, or make the event all-day")
         first = when.day
         last = first
         if end:
-            end_when = tp.parse_when(end, tz, "--end")
+            end_when = tp.parse_when(end, tz, "end")
             if not end_when.is_date:
-                raise TrackerError("--end", "must be a date for an all-day event, e.g. 2024-10-18")
+                raise TrackerError("end", "must be a date for an all-day event, e.g. 2024-10-18")
             last = end_when.day
         if last < first:
-            raise TrackerError("--end", f"{last} is before the start {first}; give a later date")
+            raise TrackerError("end", f"{last} is before the start {first}; give a later date")
         return Span(True, tp.start_of_day(first, tz),
                     tp.start_of_day(last + timedelta(days=1), tz), first, last)
     if all_day:
-        raise TrackerError("--all-day", "needs dates without times, e.g. --start 2024-10-14")
+        raise TrackerError("all_day", "needs dates without times, e.g. a start of 2024-10-14")
     assert when.utc is not None
     end_utc = when.utc + DEFAULT_DURATION
     if end:
         clock = tp.parse_time_of_day(end)
-        if clock is not None:  # '--end 16:30': the same local day as the start
+        if clock is not None:  # an end of '16:30': the same local day as the start
             local_day = when.local().date()
             end = f"{local_day.isoformat()}T{clock:%H:%M}"
-        end_when = tp.parse_when(end, tz, "--end")
+        end_when = tp.parse_when(end, tz, "end")
         if end_when.is_date or end_when.utc is None:
-            raise TrackerError("--end", "must have a time when the start has one, e.g. 16:30")
+            raise TrackerError("end", "must have a time when the start has one, e.g. 16:30")
         end_utc = end_when.utc
     if end_utc <= when.utc:
         raise TrackerError(
-            "--end", f"{tp.iso_local(end_utc, tz)} is not after the start "
+            "end", f"{tp.iso_local(end_utc, tz)} is not after the start "
             f"{tp.iso_local(when.utc, tz)}; give a later end"
         )
     return Span(False, when.utc, end_utc)
@@ -104,20 +104,20 @@ def add_event(
     """Record a new event; every value is checked before anything is written."""
     title = check_title(values.title or "")
     tz = values.tz or default_tz
-    tp.parse_zone(tz, "--tz")
+    tp.parse_zone(tz, "tz")
     if not values.start:
-        raise TrackerError("--start", "is required, e.g. --start '14 Oct 2024 10:00'")
+        raise TrackerError("start", "is required, e.g. '14 Oct 2024 10:00'")
     span = resolve_span(values.start, values.end, tz, values.all_day)
     if event_id:
         check_slug(event_id)
         if session.get(Event, event_id) is not None:
-            raise Conflict("--id", f"an event with id '{event_id}' exists; choose another id")
+            raise Conflict("id", f"an event with id '{event_id}' exists; choose another id")
     else:
         event_id = unique_id(session, Event, slugify(title))
     event = Event(
         id=event_id, uid=make_uid("event", event_id, host), title=title, tz=tz,
         series=check_tags(values.series or []), sequence=0, created_at=now, modified_at=now,
-        status=check_choice(values.status or "confirmed", EVENT_STATUSES[:2], "--status"),
+        status=check_choice(values.status or "confirmed", EVENT_STATUSES[:2], "status"),
         **_optional_fields(values),
     )
     _apply_span(event, span)
@@ -128,11 +128,11 @@ def add_event(
 
 def _optional_fields(values: EventInput) -> dict[str, object]:
     return {
-        "location": check_text(values.location or "", "--location", single_line=True),
-        "mode": check_choice(values.mode or "in-person", MODES, "--mode"),
+        "location": check_text(values.location or "", "location", single_line=True),
+        "mode": check_choice(values.mode or "in-person", MODES, "mode"),
         "url": check_url(values.url or ""),
-        "description": check_text(values.description or "", "--description"),
-        "visibility": check_choice(values.visibility or "public", VISIBILITIES, "--visibility"),
+        "description": check_text(values.description or "", "description"),
+        "visibility": check_choice(values.visibility or "public", VISIBILITIES, "visibility"),
     }
 
 
@@ -153,7 +153,7 @@ def _current_text(event: Event) -> tuple[str, str]:
 def edit_event(session: Session, event_id: str, values: EventInput, *, now: datetime) -> list[str]:
     """Change what was given; bump SEQUENCE once when anything changed. Returns changed fields.
 
-    `--tz` alone keeps the wall-clock times and moves them to the new zone (the usual reason
+    A new `tz` alone keeps the wall-clock times and moves them to the new zone (the usual reason
     is that the event was entered in the wrong zone).
     """
     event = get_event(session, event_id)
@@ -161,7 +161,7 @@ def edit_event(session: Session, event_id: str, values: EventInput, *, now: date
     if values.title is not None:
         event.title = check_title(values.title)
     tz = values.tz or event.tz
-    tp.parse_zone(tz, "--tz")
+    tp.parse_zone(tz, "tz")
     if any(v is not None for v in (values.start, values.end, values.tz, values.all_day)):
         old_start, old_end = _current_text(event)
         start = values.start or old_start
@@ -182,7 +182,7 @@ def edit_event(session: Session, event_id: str, values: EventInput, *, now: date
     if values.series is not None:
         event.series = check_tags(values.series)
     if values.status is not None:
-        status = check_choice(values.status, EVENT_STATUSES, "--status")
+        status = check_choice(values.status, EVENT_STATUSES, "status")
         if status == "cancelled" and event.status != "cancelled":
             _cancel_deadlines(session, event, now)
             event.cancelled_at = now
@@ -200,11 +200,11 @@ def edit_event(session: Session, event_id: str, values: EventInput, *, now: date
 
 
 def _is_date(text: str, tz: str) -> bool:
-    return tp.parse_when(text, tz, "--start").is_date
+    return tp.parse_when(text, tz, "start").is_date
 
 
 def _shifted_end(event: Event, new_start: str, tz: str) -> str:
-    when = tp.parse_when(new_start, tz, "--start")
+    when = tp.parse_when(new_start, tz, "start")
     if when.is_date:
         assert event.start_date and event.end_date and when.day
         return (when.day + (event.end_date - event.start_date)).isoformat()
@@ -224,7 +224,7 @@ def cancel_event(session: Session, event_id: str, *, now: datetime) -> tuple[Eve
     """Cancel an event and its deadlines that are still open (they cannot apply any more)."""
     event = get_event(session, event_id)
     if event.status == "cancelled":
-        raise TrackerError("EVENT", f"'{event_id}' is already cancelled")
+        raise TrackerError("event", f"'{event_id}' is already cancelled")
     event.status, event.cancelled_at = "cancelled", now
     event.sequence += 1
     event.modified_at = now

@@ -12,7 +12,7 @@ from tracker.records.models import Deadline, Event, Member
 def get_event(session: Session, event_id: str) -> Event:
     event = session.get(Event, event_id)
     if event is None:
-        raise NotFound("EVENT", f"no event with id '{event_id}'; see `tracker event list`")
+        raise NotFound("event", f"no event with id '{event_id}'")
     return event
 
 
@@ -28,12 +28,12 @@ def unique_id(session: Session, model: type, base: str) -> str:
 def get_deadline(session: Session, deadline_id: str) -> Deadline:
     deadline = session.get(Deadline, deadline_id)
     if deadline is None:
-        raise NotFound("DEADLINE", f"no deadline with id '{deadline_id}'; see `tracker deadline list`")
+        raise NotFound("deadline", f"no deadline with id '{deadline_id}'")
     return deadline
 
 
 def get_member(session: Session, email: str) -> Member:
     member = session.scalar(select(Member).where(Member.email == email.strip().lower()))
     if member is None:
-        raise NotFound("EMAIL", f"no member with e-mail '{email}'; see `tracker member list`")
+        raise NotFound("email", f"no member with e-mail '{email}'")
     return member

@@ -41,23 +41,23 @@ class ImportReport:
     unchanged: int
 
 
-def _clean(values: MemberInput, prefix: str = "--") -> dict[str, object]:
+def _clean(values: MemberInput) -> dict[str, object]:
     """Checked values for the fields that were given."""
     out: dict[str, object] = {}
     if values.name is not None:
-        out["name"] = check_text(values.name, f"{prefix}name", single_line=True)
+        out["name"] = check_text(values.name, "name", single_line=True)
     if values.organisation is not None:
-        out["organisation"] = check_text(values.organisation, f"{prefix}org", single_line=True)
+        out["organisation"] = check_text(values.organisation, "organisation", single_line=True)
     if values.tz is not None:
-        out["tz"] = tp.parse_zone(values.tz, f"{prefix}tz").key
+        out["tz"] = tp.parse_zone(values.tz, "tz").key
     if values.series is not None:
-        out["series"] = check_tags(values.series, f"{prefix}series")
+        out["series"] = check_tags(values.series, "series")
     if values.kinds is not None:
-        out["kinds"] = [check_choice(k, KINDS, f"{prefix}kind") for k in values.kinds]
+        out["kinds"] = [check_choice(k, KINDS, "kind") for k in values.kinds]
     if values.remind is not None:
         text = values.remind.strip()
         out["remind"] = (None if text.lower() in ("", "default")
-                         else tp.format_offsets(tp.parse_offsets(text, f"{prefix}remind")))
+                         else tp.format_offsets(tp.parse_offsets(text, "remind")))
     if values.active is not None:
         out["active"] = values.active
     return out
@@ -68,7 +68,7 @@ def add_member(
 ) -> Member:
     address = check_email(email)
     if session.scalar(select(Member.id).where(Member.email == address)) is not None:
-        raise Conflict("EMAIL", f"'{address}' is already a member; use `tracker member edit`")
+        raise Conflict("email", f"'{address}' is already a member")
     fields = {"name": "", "organisation": "", "tz": default_tz, "series": [], "kinds": [],
               "remind": None, "active": True}
     fields.update(_clean(values))
@@ -115,26 +115,30 @@ def list_members(session: Session, *, include_inactive: bool = True) -> list[Mem
     return list(session.scalars(query))
 
 
-def parse_member_csv(text: str) -> list[tuple[int, str, MemberInput]]:
-    """Check every row of a member CSV before anything is written; errors name the line."""
+def parse_member_csv(text: str, source: str = "members.csv") -> list[tuple[int, str, MemberInput]]:
+    """Check every row of a member CSV before anything is written; errors name file and line.
+
+    The columns are the fields' own names, so an error reads `members.csv line 5: tz: ...`.
+    """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if "email" not in header or any(h not in CSV_COLUMNS for h in header):
         raise TrackerError(
-            "FILE.csv line 1",
-            f"header must be {','.join(CSV_COLUMNS)} (email required; got {','.join(header)})",
+            "header",
+            f"must be {','.join(CSV_COLUMNS)} (email required; got {','.join(header)})",
+            where=f"{source} line 1",
         )
     reader.fieldnames = header
     rows: list[tuple[int, str, MemberInput]] = []
     seen: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
+        where = f"{source} line {line}"
         if None in row:
-            raise TrackerError(f"FILE.csv line {line}", f"has more than {len(header)} columns")
+            raise TrackerError("columns", f"more than the {len(header)} of the header", where)
         cells = {k: (v or "").strip() for k, v in row.items()}
         if not any(cells.values()):
             continue
-        where = f"FILE.csv line {line} "
         try:
             email = check_email(cells.get("email", ""), "email")
             values = MemberInput(
@@ -142,21 +146,22 @@ def parse_member_csv(text: str) -> list[tuple[int, str, MemberInput]]:
                 tz=cells.get("tz") or None, series=[cells.get("series", "")],
                 remind=cells.get("remind", ""),
             )
-            _clean(values, prefix="")
+            _clean(values)
         except TrackerError as exc:
-            raise TrackerError(where + exc.field, exc.message) from None
+            raise exc.at(where) from None
         if email in seen:
-            raise TrackerError(where + "email", f"'{email}' appears again (first on line {seen[email]})")
+            raise TrackerError("email", f"'{email}' appears again (first on line {seen[email]})",
+                               where)
         seen[email] = line
         rows.append((line, email, values))
     return rows
 
 
 def import_members(
-    session: Session, text: str, *, default_tz: str, now: datetime
+    session: Session, text: str, *, default_tz: str, now: datetime, source: str = "members.csv"
 ) -> ImportReport:
     """Add or update members from CSV text in one go: a bad row means nothing is written."""
-    rows = parse_member_csv(text)
+    rows = parse_member_csv(text, source)
     existing = {m.email: m for m in session.scalars(
         select(Member).where(Member.email.in_([email for _, email, _ in rows]))
     )}

@@ -1,10 +1,11 @@
-"""Load a sample calendar (examples/cop12.toml) through the same checks as the CLI."""
+"""Load a sample calendar (examples/cop12.toml) through the same services and checks as the CLI."""
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,38 +28,51 @@ def is_empty(session: Session) -> bool:
 
 
 def load_sample(
-    session: Session, path: Path, *, default_tz: str, host: str, now: datetime
+    session: Session, text: str, source: str, *, default_tz: str, host: str, now: datetime
 ) -> tuple[int, int, int]:
-    """Record the file's events, deadlines and members; returns their counts."""
+    """Record the file's events, deadlines and members; returns their counts.
+
+    Every item goes through the same services (and checks) as the CLI; an error names the file,
+    the item and the field: `cop12.toml: deadline cop12-speakers: due: ...`.
+    """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TrackerError("--sample", f"no file at {path}") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise TrackerError("--sample", f"{path} is not valid TOML ({exc})") from None
+        raise TrackerError("file", f"is not valid TOML ({exc})", where=source) from None
     counts = [0, 0, 0]
     for n, item in enumerate(data.get("event", []), 1):
-        _check_keys(item, EVENT_KEYS, f"{path.name} event {n}")
-        values = {k: v for k, v in item.items() if k != "id"}
-        add_event(session, EventInput(**values), event_id=item.get("id"), default_tz=default_tz,
-                  host=host, now=now)
+        with _located(f"{source}: event {item.get('id') or n}"):
+            _check_keys(item, EVENT_KEYS)
+            values = {k: v for k, v in item.items() if k != "id"}
+            add_event(session, EventInput(**values), event_id=item.get("id"),
+                      default_tz=default_tz, host=host, now=now)
         counts[0] += 1
     for n, item in enumerate(data.get("deadline", []), 1):
-        _check_keys(item, DEADLINE_KEYS, f"{path.name} deadline {n}")
-        values = {k: v for k, v in item.items() if k != "id"}
-        add_deadline(session, DeadlineInput(**values), deadline_id=item.get("id"),
-                     default_tz=default_tz, host=host, now=now)
+        with _located(f"{source}: deadline {item.get('id') or n}"):
+            _check_keys(item, DEADLINE_KEYS)
+            values = {k: v for k, v in item.items() if k != "id"}
+            add_deadline(session, DeadlineInput(**values), deadline_id=item.get("id"),
+                         default_tz=default_tz, host=host, now=now)
         counts[1] += 1
     for n, item in enumerate(data.get("member", []), 1):
-        _check_keys(item, MEMBER_KEYS, f"{path.name} member {n}")
-        values = {k: v for k, v in item.items() if k != "email"}
-        add_member(session, item.get("email", ""), MemberInput(**values), default_tz=default_tz,
-                   now=now)
+        with _located(f"{source}: member {item.get('email') or n}"):
+            _check_keys(item, MEMBER_KEYS)
+            values = {k: v for k, v in item.items() if k != "email"}
+            add_member(session, item.get("email", ""), MemberInput(**values),
+                       default_tz=default_tz, now=now)
         counts[2] += 1
     return counts[0], counts[1], counts[2]
 
 
-def _check_keys(item: dict[str, object], allowed: set[str], where: str) -> None:
+@contextmanager
+def _located(where: str) -> Iterator[None]:
+    try:
+        yield
+    except TrackerError as exc:
+        raise exc.at(where) from None
+
+
+def _check_keys(item: dict[str, object], allowed: set[str]) -> None:
     unknown = set(item) - allowed
     if unknown:
-        raise TrackerError(where, f"unknown key {sorted(unknown)[0]}; known: {', '.join(sorted(allowed))}")
+        raise TrackerError(sorted(unknown)[0], f"unknown key; known: {', '.join(sorted(allowed))}")

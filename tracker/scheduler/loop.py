@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         migrate(config.database_url)
     except TrackerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        shown = exc.at("", "--config") if exc.field == "config" else exc
+        print(f"error: {shown}", file=sys.stderr)
         return exc.exit_code
     owner = f"{socket.gethostname()}:{os.getpid()}"
     loop = Loop(config, owner, args.once)
