@@ -71,8 +71,7 @@ def import_ics(app: AppContext, file: Path, series: tuple[str, ...]) -> None:
         data = file.read_bytes()
     except OSError as exc:
         raise TrackerError("FILE", f"cannot read {file}: {exc.strerror}") from None
-    options = {"default_tz": app.tz, "series": check_tags(series),
-               "host": host_of(app.base_url), "now": utc_now()}
+    tags, host, now = check_tags(series), host_of(app.base_url), utc_now()
     with session_scope(app.db_url) as session:
         if sys.stderr.isatty():  # a progress bar only where a person watches
             with click.progressbar(length=0, label="Importing", file=sys.stderr) as bar:
@@ -80,9 +79,11 @@ def import_ics(app: AppContext, file: Path, series: tuple[str, ...]) -> None:
                     bar.length = total
                     bar.update(done - bar.pos)
 
-                report = import_ics(session, data, str(file), progress=progress, **options)
+                report = import_ics(session, data, str(file), default_tz=app.tz, series=tags,
+                                    host=host, now=now, progress=progress)
         else:
-            report = import_ics(session, data, str(file), **options)
+            report = import_ics(session, data, str(file), default_tz=app.tz, series=tags,
+                                host=host, now=now)
     for line in report.notes:
         click.echo(line, err=True)
     click.echo(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -15,13 +16,15 @@ from tracker.records import members as mb
 from tracker.records.lookup import get_member
 from tracker.timeparse import utc_now
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 @click.group(cls=TrackerSubgroup)
 def member() -> None:
     """Manage the members who get feeds and reminder e-mails."""
 
 
-def member_options(f: Any) -> Any:
+def member_options(f: F) -> F:
     for opt in reversed([
         click.option("--name", help="Full name."),
         click.option("--org", "organisation", help="Organisation."),
@@ -47,7 +50,7 @@ def _input(series: tuple[str, ...], kinds: tuple[str, ...], **kw: Any) -> mb.Mem
 @click.argument("email")
 @member_options
 @click.pass_obj
-def member_add(app: AppContext, email: str, series: tuple[str, ...], kinds: tuple[str, ...],
+def member_add(app: AppContext, /, email: str, series: tuple[str, ...], kinds: tuple[str, ...],
                **kw: Any) -> None:
     """Add a member.
 
@@ -121,7 +124,7 @@ def member_show(app: AppContext, email: str, as_json: bool) -> None:
 @click.option("--rotate-token", is_flag=True,
               help="Give the member a new private feed URL (the old one stops working).")
 @click.pass_obj
-def member_edit(app: AppContext, email: str, series: tuple[str, ...], kinds: tuple[str, ...],
+def member_edit(app: AppContext, /, email: str, series: tuple[str, ...], kinds: tuple[str, ...],
                 rotate_token: bool, **kw: Any) -> None:
     """Change a member.
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -15,6 +16,7 @@ from tracker.records import events as ev
 from tracker.records.lookup import get_deadline, get_event
 from tracker.timeparse import utc_now
 
+F = TypeVar("F", bound=Callable[..., Any])
 WHEN_HELP = ("ISO 8601 (2024-10-14T12:00, with or without +02:00), 2024-10-14, 14/10/2024 12:00, "
              "'14 Oct 2024 12:00', '14 Oct 2024 noon'")
 
@@ -26,8 +28,8 @@ def event() -> None:
     """Record, change and cancel events (sessions, meetings, side events)."""
 
 
-def event_options(edit: bool) -> Any:
-    def wrap(f: Any) -> Any:
+def event_options(edit: bool) -> Callable[[F], F]:
+    def wrap(f: F) -> F:
         opts = [
             click.option("--start", help=f"When it starts: {WHEN_HELP}. A date alone makes an "
                          "all-day event."),
@@ -68,7 +70,7 @@ def _event_input(title: str | None, series: tuple[str, ...], **kw: Any) -> ev.Ev
 @event_options(edit=False)
 @click.option("--id", "event_id", help="Short id to refer to it (default: made from the title).")
 @click.pass_obj
-def event_add(app: AppContext, title: str, series: tuple[str, ...], event_id: str | None,
+def event_add(app: AppContext, /, title: str, series: tuple[str, ...], event_id: str | None,
               **kw: Any) -> None:
     """Record an event.
 
@@ -85,7 +87,7 @@ def event_add(app: AppContext, title: str, series: tuple[str, ...], event_id: st
 @click.argument("event_id", metavar="ID")
 @event_options(edit=True)
 @click.pass_obj
-def event_edit(app: AppContext, event_id: str, title: str | None, series: tuple[str, ...],
+def event_edit(app: AppContext, /, event_id: str, title: str | None, series: tuple[str, ...],
                **kw: Any) -> None:
     """Change an event; calendars see the change (SEQUENCE grows).
 
@@ -147,8 +149,8 @@ def deadline() -> None:
     """Record, change and cancel deadlines (registrations, lists of speakers, ground passes)."""
 
 
-def deadline_options(edit: bool) -> Any:
-    def wrap(f: Any) -> Any:
+def deadline_options(edit: bool) -> Callable[[F], F]:
+    def wrap(f: F) -> F:
         opts = [
             click.option("--due", help=f"When it is due: {WHEN_HELP}. A date alone means the "
                          "end of that day (23:59) in its zone."),
@@ -187,7 +189,7 @@ def _deadline_input(title: str | None, series: tuple[str, ...], **kw: Any) -> dl
 @deadline_options(edit=False)
 @click.option("--id", "deadline_id", help="Short id (default: made from the title).")
 @click.pass_obj
-def deadline_add(app: AppContext, title: str, series: tuple[str, ...], deadline_id: str | None,
+def deadline_add(app: AppContext, /, title: str, series: tuple[str, ...], deadline_id: str | None,
                  **kw: Any) -> None:
     """Record a deadline.
 
@@ -206,7 +208,7 @@ def deadline_add(app: AppContext, title: str, series: tuple[str, ...], deadline_
 @click.argument("deadline_id", metavar="ID")
 @deadline_options(edit=True)
 @click.pass_obj
-def deadline_edit(app: AppContext, deadline_id: str, title: str | None, series: tuple[str, ...],
+def deadline_edit(app: AppContext, /, deadline_id: str, title: str | None, series: tuple[str, ...],
                   **kw: Any) -> None:
     """Change a deadline; a later due time marks it extended.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -86,16 +87,20 @@ def apply_items(
     return report
 
 
-def _by_uid(session: Session, model: type, uids: list[str]) -> dict[str, object]:
-    found: dict[str, object] = {}
+Record = TypeVar("Record", Event, Deadline)
+
+
+def _by_uid(session: Session, model: type[Record], uids: list[str]) -> dict[str, Record]:
+    found: dict[str, Record] = {}
     for i in range(0, len(uids), 500):
-        rows = session.scalars(select(model).where(model.uid.in_(uids[i : i + 500])))  # type: ignore[attr-defined]
+        rows = session.scalars(select(model).where(model.uid.in_(uids[i : i + 500])))
         found.update({row.uid: row for row in rows})
     return found
 
 
 def _apply_one(
-    session: Session, item: Incoming, event: object, deadline: object, now: datetime,
+    session: Session, item: Incoming, event: Event | None, deadline: Deadline | None,
+    now: datetime,
     report: ImportReport,
 ) -> None:
     existing = deadline if item.is_deadline else event

@@ -102,15 +102,14 @@ def _iana_zones() -> set[str]:
     return _ZONES
 
 
-def _read_vevent(ev: icalendar.Event, floating_tz: str, series: list[str]) -> Incoming:
+def _read_vevent(ev: icalendar.cal.Component, floating_tz: str, series: list[str]) -> Incoming:
     if "RRULE" in ev or "RDATE" in ev or "RECURRENCE-ID" in ev:
         raise _Skip("recurring items are not imported (RRULE/RDATE/RECURRENCE-ID)")
     if "DTSTART" not in ev:
         raise _Skip("no DTSTART")
     title = " ".join(str(ev.get("SUMMARY", "")).split())[:300] or "(untitled)"
     uid = str(ev.get("UID", "")).strip() or _made_uid(ev)
-    start_prop = ev["DTSTART"]
-    start = start_prop.dt
+    start = _value(ev, "DTSTART")
     status = str(ev.get("STATUS", "CONFIRMED")).upper()
     kind = str(ev.get("X-TRACKER-KIND", "")).strip() or "event"
     if kind != "event" and kind not in KINDS:
@@ -127,10 +126,12 @@ def _read_vevent(ev: icalendar.Event, floating_tz: str, series: list[str]) -> In
         last_modified=_aware(ev.get("LAST-MODIFIED")),
     )
     if isinstance(start, datetime):
-        _timed(item, ev, start_prop, floating_tz)
-    else:
+        _timed(item, ev, start, floating_tz)
+    elif isinstance(start, date):
         own = _zone_name(str(ev.get("X-TRACKER-TZ", "")))
         _all_day(item, ev, start, own or floating_tz)
+    else:
+        raise TrackerError("DTSTART", "is neither a date nor a date-time")
     if item.is_deadline:
         try:
             _deadline_fields(item, ev)
@@ -145,13 +146,24 @@ def _read_vevent(ev: icalendar.Event, floating_tz: str, series: list[str]) -> In
 _EPOCH = tp.start_of_day(date(1970, 1, 1), "UTC")
 
 
-def _made_uid(ev: icalendar.Event) -> str:
+def _value(ev: icalendar.cal.Component, name: str) -> object:
+    """The typed value of a date, date-time or duration property (None when absent)."""
+    return getattr(ev.get(name), "dt", None)
+
+
+def _tzid(ev: icalendar.cal.Component, name: str) -> str | None:
+    params = getattr(ev.get(name), "params", None)
+    tzid = params.get("TZID") if params is not None else None
+    return str(tzid) if tzid else None
+
+
+def _made_uid(ev: icalendar.cal.Component) -> str:
     """A stable UID for a VEVENT without one, so re-importing the file does not duplicate it."""
     basis = f"{ev.get('DTSTART').to_ical()!r}|{ev.get('SUMMARY', '')}"
     return f"import-{hashlib.sha256(basis.encode()).hexdigest()[:20]}@tracker.invalid"
 
 
-def _series(ev: icalendar.Event, extra: list[str]) -> list[str]:
+def _series(ev: icalendar.cal.Component, extra: list[str]) -> list[str]:
     cats = ev.get("CATEGORIES")
     values: list[str] = []
     for prop in cats if isinstance(cats, list) else [cats] if cats is not None else []:
@@ -160,8 +172,8 @@ def _series(ev: icalendar.Event, extra: list[str]) -> list[str]:
     return check_tags([*extra, *(t for t in tags if t != "item")])
 
 
-def _timed(item: Incoming, ev: icalendar.Event, prop: object, floating_tz: str) -> None:
-    tzid = prop.params.get("TZID") if hasattr(prop, "params") else None  # type: ignore[attr-defined]
+def _timed(item: Incoming, ev: icalendar.cal.Component, start: datetime, floating_tz: str) -> None:
+    tzid = _tzid(ev, "DTSTART")
     zone_name = floating_tz
     if tzid:
         found = _zone_name(str(tzid))
@@ -169,14 +181,14 @@ def _timed(item: Incoming, ev: icalendar.Event, prop: object, floating_tz: str) 
             raise _Skip(f"unknown time zone '{tzid}' (not an IANA or Windows zone name)")
         zone_name = found
     item.tz = zone_name
-    item.start_utc = _instant(ev["DTSTART"].dt, zone_name, "DTSTART")
-    if "DTEND" in ev and isinstance(ev["DTEND"].dt, datetime):
-        end_prop = ev["DTEND"]
-        end_tzid = end_prop.params.get("TZID")
-        end_zone = _zone_name(str(end_tzid)) if end_tzid else zone_name
-        item.end_utc = _instant(end_prop.dt, end_zone or zone_name, "DTEND")
-    elif "DURATION" in ev:
-        item.end_utc = item.start_utc + ev["DURATION"].dt
+    item.start_utc = _instant(start, zone_name, "DTSTART")
+    end, duration = _value(ev, "DTEND"), _value(ev, "DURATION")
+    if isinstance(end, datetime):
+        end_tzid = _tzid(ev, "DTEND")
+        end_zone = _zone_name(end_tzid) if end_tzid else zone_name
+        item.end_utc = _instant(end, end_zone or zone_name, "DTEND")
+    elif isinstance(duration, timedelta):
+        item.end_utc = item.start_utc + duration
     else:
         item.end_utc = item.start_utc
     if item.end_utc <= item.start_utc:
@@ -197,14 +209,14 @@ def _instant(value: datetime, zone_name: str, field: str) -> datetime:
     return value.replace(tzinfo=zone).astimezone(UTC)
 
 
-def _all_day(item: Incoming, ev: icalendar.Event, start: date, tz: str) -> None:
+def _all_day(item: Incoming, ev: icalendar.cal.Component, start: date, tz: str) -> None:
     if item.is_deadline:
         raise _Skip("a deadline needs a time; X-TRACKER-KIND on an all-day item")
-    end = ev["DTEND"].dt if "DTEND" in ev else None
+    end, duration = _value(ev, "DTEND"), _value(ev, "DURATION")
     if isinstance(end, date) and not isinstance(end, datetime) and end > start:
         last = end - timedelta(days=1)
-    elif "DURATION" in ev and ev["DURATION"].dt.days > 0:
-        last = start + timedelta(days=ev["DURATION"].dt.days - 1)
+    elif isinstance(duration, timedelta) and duration.days > 0:
+        last = start + timedelta(days=duration.days - 1)
     else:
         last = start
     item.all_day, item.start_date, item.end_date, item.tz = True, start, last, tz
@@ -212,7 +224,7 @@ def _all_day(item: Incoming, ev: icalendar.Event, start: date, tz: str) -> None:
     item.end_utc = tp.start_of_day(last + timedelta(days=1), tz)
 
 
-def _deadline_fields(item: Incoming, ev: icalendar.Event) -> None:
+def _deadline_fields(item: Incoming, ev: icalendar.cal.Component) -> None:
     item.description = split_description(item.description)
     opens = str(ev.get("X-TRACKER-OPENS", "")).strip()
     if opens:

@@ -136,6 +136,7 @@ def edit_deadline(
     """
     deadline = get_deadline(session, deadline_id)
     before = {name: _value(deadline, name) for name in MATERIAL}
+    first_due = deadline.due_utc
     if values.title is not None:
         deadline.title = check_title(values.title)
     if values.event is not None:
@@ -156,7 +157,7 @@ def edit_deadline(
             setattr(deadline, column, texts[column])
     if values.status is not None:
         _set_status(deadline, check_choice(values.status, DEADLINE_STATUSES, "status"), now)
-    elif deadline.due_utc > before["due_utc"] and deadline.status == "open":
+    elif deadline.due_utc > first_due and deadline.status == "open":
         deadline.status = "extended"
     changed = [name for name in MATERIAL if before[name] != _value(deadline, name)]
     if changed:

@@ -62,14 +62,15 @@ class Span:
 def resolve_span(start: str, end: str | None, tz: str, all_day: bool | None) -> Span:
     """Turn start/end text into a Span; a date-only start means an all-day event."""
     when = tp.parse_when(start, tz, "start")
-    if when.is_date:
+    if when.day is not None:
         if all_day is False:
-            raise TrackerError("start", "is a date without a time; give a time, or make the event all-day")
+            raise TrackerError(
+                "start", "is a date without a time; give a time, or make the event all-day")
         first = when.day
         last = first
         if end:
             end_when = tp.parse_when(end, tz, "end")
-            if not end_when.is_date:
+            if end_when.day is None:
                 raise TrackerError("end", "must be a date for an all-day event, e.g. 2024-10-18")
             last = end_when.day
         if last < first:

@@ -69,8 +69,8 @@ def add_member(
     address = check_email(email)
     if session.scalar(select(Member.id).where(Member.email == address)) is not None:
         raise Conflict("email", f"'{address}' is already a member")
-    fields = {"name": "", "organisation": "", "tz": default_tz, "series": [], "kinds": [],
-              "remind": None, "active": True}
+    fields: dict[str, object] = {"name": "", "organisation": "", "tz": default_tz, "series": [],
+                                 "kinds": [], "remind": None, "active": True}
     fields.update(_clean(values))
     member = Member(email=address, feed_token=new_token(), unsubscribe_token=new_token(),
                     created_at=now, modified_at=now, **fields)
