@@ -6,6 +6,7 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -39,29 +40,36 @@ def load_sample(
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TrackerError("file", f"is not valid TOML ({exc})", where=source) from None
-    counts = [0, 0, 0]
-    for n, item in enumerate(data.get("event", []), 1):
-        with _located(f"{source}: event {item.get('id') or n}"):
-            _check_keys(item, EVENT_KEYS)
-            values = {k: v for k, v in item.items() if k != "id"}
-            add_event(session, EventInput(**values), event_id=item.get("id"),
-                      default_tz=default_tz, host=host, now=now)
-        counts[0] += 1
-    for n, item in enumerate(data.get("deadline", []), 1):
-        with _located(f"{source}: deadline {item.get('id') or n}"):
-            _check_keys(item, DEADLINE_KEYS)
-            values = {k: v for k, v in item.items() if k != "id"}
-            add_deadline(session, DeadlineInput(**values), deadline_id=item.get("id"),
-                         default_tz=default_tz, host=host, now=now)
-        counts[1] += 1
-    for n, item in enumerate(data.get("member", []), 1):
-        with _located(f"{source}: member {item.get('email') or n}"):
-            _check_keys(item, MEMBER_KEYS)
-            values = {k: v for k, v in item.items() if k != "email"}
-            add_member(session, item.get("email", ""), MemberInput(**values),
-                       default_tz=default_tz, now=now)
-        counts[2] += 1
+    counts = []
+    for table, keys, key_field, add in (
+        ("event", EVENT_KEYS, "id", _add_event), ("deadline", DEADLINE_KEYS, "id", _add_deadline),
+        ("member", MEMBER_KEYS, "email", _add_member),
+    ):
+        items = data.get(table, [])
+        for n, item in enumerate(items, 1):
+            with _located(f"{source}: {table} {item.get(key_field) or n}"):
+                _check_keys(item, keys)
+                values = {k: v for k, v in item.items() if k != key_field}
+                add(session, item.get(key_field), values, default_tz, host, now)
+        counts.append(len(items))
     return counts[0], counts[1], counts[2]
+
+
+def _add_event(session: Session, key: str | None, values: dict[str, Any], default_tz: str,
+               host: str, now: datetime) -> None:
+    add_event(session, EventInput(**values), event_id=key, default_tz=default_tz, host=host,
+              now=now)
+
+
+def _add_deadline(session: Session, key: str | None, values: dict[str, Any], default_tz: str,
+                  host: str, now: datetime) -> None:
+    add_deadline(session, DeadlineInput(**values), deadline_id=key, default_tz=default_tz,
+                 host=host, now=now)
+
+
+def _add_member(session: Session, key: str | None, values: dict[str, Any], default_tz: str,
+                host: str, now: datetime) -> None:
+    add_member(session, key or "", MemberInput(**values), default_tz=default_tz, now=now)
 
 
 @contextmanager
