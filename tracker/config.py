@@ -2,7 +2,7 @@
 
 Lookup order: an explicit path, else $TRACKER_CONFIG, else ./config.toml when it exists, else
 built-in defaults equal to the shipped config.toml. Relative paths (the SQLite file, the
-calendars and outbox folders) are relative to the config file's folder.
+calendars, outbox and e-mail template folders) are relative to the config file's folder.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,6 +69,7 @@ class MailSection:
     batch_size: int = 100  # rows one scheduler claims at a time
     lease_seconds: int = 300  # a claim not marked by then is taken up again
     retry_seconds: int = 30  # first backoff after a temporary failure; doubles, at most 1 h
+    templates: str = "templates/emails"  # missing at the default path: the packaged copy
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,14 @@ class Config:
     def outbox_dir(self) -> Path:
         return self.base_dir / self.mail.outbox_dir
 
+    @property
+    def templates_dir(self) -> Path:
+        """The e-mail templates: `[mail] templates` when that folder exists, else the copy
+        inside the installed package (an installed tracker runs outside any checkout).
+        An explicit folder that does not exist was refused when the config was loaded."""
+        configured = self.base_dir / self.mail.templates
+        return configured if configured.is_dir() else packaged_templates()
+
     def with_database(self, url: str) -> Config:
         """Return a copy whose database is `url` (the --db option)."""
         return dataclasses.replace(
@@ -112,6 +122,16 @@ SECTIONS = {
     "mail": MailSection,
     "serve": ServeSection,
 }
+
+
+def packaged_templates() -> Path:
+    """The templates the wheel carries (`tracker/_templates/emails`, copied there from the root
+    `templates/emails/` by setup.py), else, in a checkout or editable install where no copy is
+    made, that root folder itself."""
+    packaged = resources.files("tracker").joinpath("_templates", "emails")
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[1] / "templates" / "emails"
 
 
 def resolve_db_url(url: str, base_dir: Path) -> str:
@@ -226,6 +246,13 @@ def _validate(config: Config) -> None:
     for key in ("batch_size", "lease_seconds", "retry_seconds"):
         if getattr(m, key) < 1:
             raise ConfigError(f"[mail] {key}", "must be 1 or more")
+    if not m.templates.strip():
+        raise ConfigError("[mail] templates", "must name a folder, e.g. templates/emails")
+    # The default may be absent (a config.toml outside a checkout): the packaged copy is used.
+    # Any other folder was chosen on purpose, so a typo must not silently send the stock mail.
+    templates = config.base_dir / m.templates
+    if m.templates != MailSection.templates and not templates.is_dir():
+        raise ConfigError("[mail] templates", f"no folder at {templates}")
     if not 0 < config.serve.port < 65536:
         raise ConfigError("[serve] port", "must be a port number from 1 to 65535")
 

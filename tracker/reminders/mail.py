@@ -12,6 +12,7 @@ the rate on loopback.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -40,7 +41,6 @@ from tracker.reminders.mime import Outgoing, attachment_part, header, multipart,
 from tracker.reminders.rows import make_message_id, sender_domain
 
 log = logging.getLogger(__name__)
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "emails"
 KIND_TEMPLATES = ("registration", "speakers-list", "ground-pass")
 NOTICE_KINDS = ("moved", "cancelled")
 
@@ -91,9 +91,9 @@ def unsubscribe_url(config: Config, member: Member) -> str:
     return links.unsubscribe_url(config.tracker.base_url, member.unsubscribe_token)
 
 
-def _environment() -> Environment:
+def _environment(folder: Path) -> Environment:
     return Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
+        loader=FileSystemLoader(str(folder)),
         autoescape=lambda name: bool(name and name.endswith(".html.j2")),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
@@ -103,18 +103,15 @@ def _environment() -> Environment:
     )
 
 
-_ENV: Environment | None = None
+@functools.lru_cache(maxsize=16)
+def env(folder: Path) -> Environment:
+    """One environment per template folder (`Config.templates_dir`), made once per process, so
+    each template is compiled once however many mails and configs use it."""
+    return _environment(folder)
 
 
-def env() -> Environment:
-    global _ENV
-    if _ENV is None:
-        _ENV = _environment()
-    return _ENV
-
-
-def template(name: str) -> Template:
-    return env().get_template(name)
+def template(name: str, folder: Path) -> Template:
+    return env(folder).get_template(name)
 
 
 def family(kind: str, deadline_kind: str) -> str:
@@ -194,6 +191,7 @@ class Composer:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self.templates = config.templates_dir  # resolved once: it stat()s the configured folder
         self.envelope_from = parseaddr(config.mail.sender)[1]
         self.mailto = f"mailto:{self.envelope_from}?subject="
         self.head = header("From", one_line(config.mail.sender))
@@ -225,8 +223,8 @@ class Composer:
         fam = family(kind, deadline.kind)
         body = multipart("mixed", [
             multipart("alternative", [
-                text_part("plain", template(f"{fam}.txt.j2").render(ctx)),
-                text_part("html", template(f"{fam}.html.j2").render(ctx)),
+                text_part("plain", template(f"{fam}.txt.j2", self.templates).render(ctx)),
+                text_part("html", template(f"{fam}.html.j2", self.templates).render(ctx)),
             ]),
             self.attachment(deadline, now, ics),
         ])
