@@ -34,6 +34,7 @@ run: $(STAMP)
 test: $(STAMP) node_modules/.stamp
 	$(BIN)/ruff check tracker tests scheduler.py bench
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

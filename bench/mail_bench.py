@@ -36,9 +36,9 @@ from typing import Protocol
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select  # noqa: E402
-from tests.remind_data import add_deadline_at, add_members, make_config  # noqa: E402
-from tests.smtp_server import SmtpServer, free_port  # noqa: E402
 
+from tests.helpers.remind_data import add_deadline_at, add_members, make_config  # noqa: E402
+from tests.helpers.smtp_server import SmtpServer, free_port  # noqa: E402
 from tracker.db.engine import migrate, session_scope  # noqa: E402
 from tracker.reminders import outbox  # noqa: E402
 from tracker.reminders.tables import OutboxRow  # noqa: E402
@@ -100,7 +100,8 @@ class ProcessServer:
 
     def received(self, since: int = 0) -> Received:
         self.control.send(since)
-        return self.control.recv()  # type: ignore[no-any-return]
+        got: Received = self.control.recv()  # a Pipe carries untyped objects
+        return got
 
     def stop(self) -> None:
         self.control.send(None)

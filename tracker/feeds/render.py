@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar
@@ -33,7 +34,6 @@ from icalendar.prop import vDuration
 from tracker.config import Config
 from tracker.errors import TrackerError
 from tracker.feeds.vtimezone import vtimezone_text
-from tracker.records.models import Deadline, Event
 from tracker.timeparse import start_of_day
 
 RENDER_VERSION = "2"  # bump when the VEVENT layout changes: every cached text is re-rendered
@@ -56,7 +56,9 @@ class FeedSettings:
     @property
     def refresh_delta(self) -> timedelta:
         try:
-            return vDuration.from_ical(self.refresh)
+            # icalendar leaves vDuration.from_ical unannotated (it returns a timedelta here).
+            delta: timedelta = vDuration.from_ical(self.refresh)  # type: ignore[no-untyped-call]
+            return delta
         except ValueError:
             raise TrackerError(
                 "[calendars] refresh", f"'{self.refresh}' is not an ISO 8601 duration such as PT1H"
@@ -102,7 +104,103 @@ class FeedItem:
         return hashlib.sha256(f"{RENDER_VERSION}|{self!r}".encode()).hexdigest()[:32]
 
 
-def item_from_event(ev: Event) -> FeedItem:
+class EventLike(Protocol):
+    """What `item_from_event` reads: an Event, or a column-only row of one (tracker.feeds.rows)."""
+
+    @property
+    def uid(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def tz(self) -> str: ...
+    @property
+    def start_utc(self) -> datetime: ...
+    @property
+    def end_utc(self) -> datetime: ...
+    @property
+    def all_day(self) -> bool: ...
+    @property
+    def start_date(self) -> date | None: ...
+    @property
+    def end_date(self) -> date | None: ...
+    @property
+    def location(self) -> str | None: ...
+    @property
+    def mode(self) -> str | None: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def visibility(self) -> str: ...
+    @property
+    def series(self) -> Sequence[str] | None: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def modified_at(self) -> datetime: ...
+    @property
+    def cancelled_at(self) -> datetime | None: ...
+
+
+class TitleLike(Protocol):
+    """A deadline's event as far as its feed item shows it."""
+
+    @property
+    def title(self) -> str: ...
+
+
+class DeadlineLike(Protocol):
+    """What `item_from_deadline` reads: a Deadline, or a column-only row of one with `event`
+    and `all_series` filled in from the joined event (tracker.feeds.rows)."""
+
+    @property
+    def uid(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def tz(self) -> str: ...
+    @property
+    def due_utc(self) -> datetime: ...
+    @property
+    def due_date(self) -> date | None: ...
+    @property
+    def opens_utc(self) -> datetime | None: ...
+    @property
+    def opens_date(self) -> date | None: ...
+    @property
+    def instructions(self) -> str | None: ...
+    @property
+    def url(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def location(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def visibility(self) -> str: ...
+    @property
+    def all_series(self) -> Sequence[str]: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def modified_at(self) -> datetime: ...
+    @property
+    def cancelled_at(self) -> datetime | None: ...
+    @property
+    def event(self) -> TitleLike | None: ...
+
+
+def item_from_event(ev: EventLike) -> FeedItem:
     """Snapshot an Event for rendering."""
     end_date = ev.end_date + timedelta(days=1) if ev.all_day and ev.end_date else None
     extra: tuple[tuple[str, str], ...] = (("X-TRACKER-MODE", ev.mode),) if ev.mode else ()
@@ -118,7 +216,7 @@ def item_from_event(ev: Event) -> FeedItem:
     )
 
 
-def item_from_deadline(dl: Deadline) -> FeedItem:
+def item_from_deadline(dl: DeadlineLike) -> FeedItem:
     """Snapshot a Deadline as a short event at its due instant."""
     end = dl.due_utc + timedelta(minutes=DEADLINE_MINUTES)
     if dl.due_date is not None:  # due at 23:59 local: end at midnight, inside the day
@@ -142,7 +240,7 @@ def item_from_deadline(dl: Deadline) -> FeedItem:
     )
 
 
-def deadline_description(dl: Deadline) -> str:
+def deadline_description(dl: DeadlineLike) -> str:
     """Instructions, then a footer with the window, the due time, e-mail and event."""
     footer = []
     if dl.opens_utc is not None:
@@ -205,7 +303,8 @@ def render_vevent(item: FeedItem) -> str:
         alarm.add("DESCRIPTION", f"Deadline tomorrow: {item.title}")
         alarm.add("TRIGGER", vDuration(-ALARM_BEFORE))
         ev.add_component(alarm)
-    return ev.to_ical().decode("utf-8")
+    ical: bytes = ev.to_ical()  # icalendar leaves to_ical's return type unannotated
+    return ical.decode("utf-8")
 
 
 @dataclass
@@ -283,7 +382,8 @@ def calendar_head(settings: FeedSettings, name: str | None = None) -> str:
     refresh = settings.refresh_delta
     cal.add("REFRESH-INTERVAL", refresh, parameters={"VALUE": "DURATION"})
     cal.add("X-PUBLISHED-TTL", vDuration(refresh))
-    head = cal.to_ical().decode("utf-8")
+    ical: bytes = cal.to_ical()  # icalendar leaves to_ical's return type unannotated
+    head = ical.decode("utf-8")
     if not head.endswith(CALENDAR_END):  # icalendar always ends a component so
         raise ValueError("icalendar wrote a calendar without END:VCALENDAR")
     return head[: -len(CALENDAR_END)]

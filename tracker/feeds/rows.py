@@ -7,7 +7,7 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Row, select, type_coerce
 from sqlalchemy.orm import Session, aliased, selectinload
@@ -17,6 +17,7 @@ from tracker.feeds.render import FeedItem, FeedSettings, item_from_deadline, ite
 from tracker.records.models import Deadline, Event, Member
 
 VISIBLE_TO_MEMBERS = ("public", "members")
+AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"  # a Core row of any columns
 
 
 def load_items(session: Session, visibilities: Iterable[str] = ("public",)) -> list[FeedItem]:
@@ -65,7 +66,7 @@ DEADLINE_COLUMNS = {c.key: c for c in (
 
 def item_rows(
     session: Session, visibilities: Iterable[str], raw: bool = False, uids: Iterable[str] | None = None
-) -> list[tuple[bool, Row[Any]]]:
+) -> list[tuple[bool, AnyRow]]:
     """(is_deadline, row) for every event and deadline shown to members, column by column.
 
     `raw` skips the result types (datetimes stay as the driver returns them): a cheap
@@ -73,7 +74,7 @@ def item_rows(
     """
     vis = tuple(visibilities)
     wanted = None if uids is None else sorted(uids)
-    rows: list[tuple[bool, Row[Any]]] = []
+    rows: list[tuple[bool, AnyRow]] = []
     connection = session.connection()  # Core rows: no ORM loading machinery
     for is_deadline, columns in ((False, EVENT_COLUMNS), (True, DEADLINE_COLUMNS)):
         table = Deadline if is_deadline else Event
@@ -90,7 +91,7 @@ def item_rows(
     return rows
 
 
-def _deadline_view(row: Row[Any]) -> SimpleNamespace:
+def _deadline_view(row: AnyRow) -> SimpleNamespace:
     """A deadline row with the two attributes `item_from_deadline` reads off the relationship."""
     view = SimpleNamespace(**row._mapping)
     view.event = SimpleNamespace(title=row.event_title) if row.event_title is not None else None
@@ -99,11 +100,11 @@ def _deadline_view(row: Row[Any]) -> SimpleNamespace:
     return view
 
 
-def item_from_row(is_deadline: bool, row: Row[Any]) -> FeedItem:
+def item_from_row(is_deadline: bool, row: AnyRow) -> FeedItem:
     """The FeedItem of a row from `item_rows` (equal to the one built from the ORM object)."""
     if is_deadline:
-        return item_from_deadline(_deadline_view(row))  # type: ignore[arg-type]
-    return item_from_event(row)  # type: ignore[arg-type]
+        return item_from_deadline(_deadline_view(row))
+    return item_from_event(row)
 
 
 @dataclass(frozen=True)

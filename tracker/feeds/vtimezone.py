@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule
 from ical.tzif import timezoneinfo
-from ical.tzif.model import TimezoneInfo
+from ical.tzif.model import TimezoneInfo, Transition
 from ical.tzif.tz_rule import Rule, RuleDate
 from ical.tzif.tzif import read_tzif
 from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
@@ -97,10 +97,11 @@ def _read_tzif(key: str) -> TimezoneInfo:
 @lru_cache(maxsize=512)
 def vtimezone_text(key: str, first_year: int, last_year: int) -> str:
     """The VTIMEZONE as iCalendar text (CRLF, folded), cached per zone and range."""
-    return vtimezone(key, first_year, last_year).to_ical().decode("utf-8")
+    ical: bytes = vtimezone(key, first_year, last_year).to_ical()  # unannotated in icalendar
+    return ical.decode("utf-8")
 
 
-def _explicit_changes(transitions: list) -> list[Change]:  # list[ical Transition]
+def _explicit_changes(transitions: list[Transition]) -> list[Change]:
     changes: list[Change] = []
     previous = None
     for t in transitions:
@@ -138,9 +139,9 @@ def _rule_components(
     """STANDARD + DAYLIGHT with RRULEs for the current rule, or None when it has no DST."""
     if rule.dst is None or rule.dst_start is None or rule.dst_end is None:
         return None
-    if not all(
-        isinstance(r, RuleDate) and timedelta(0) <= r.time < _DAY
-        for r in (rule.dst_start, rule.dst_end)
+    if not (
+        isinstance(rule.dst_start, RuleDate) and timedelta(0) <= rule.dst_start.time < _DAY
+        and isinstance(rule.dst_end, RuleDate) and timedelta(0) <= rule.dst_end.time < _DAY
     ):
         return None
     std, dst = rule.std.offset, rule.dst.offset
@@ -169,7 +170,7 @@ def _occurrence(rd: RuleDate, year: int) -> datetime:
     """The rule's wall-clock moment in `year`, as an aware value labelled UTC (offset applied later)."""
     weekday = rrule.weekdays[(rd.day_of_week - 1) % 7]
     nth = -1 if rd.week_of_month == 5 else rd.week_of_month
-    day = rrule.rrule(
+    day: datetime = rrule.rrule(  # dateutil is untyped here (see [tool.mypy] overrides)
         rrule.YEARLY, dtstart=datetime(year, 1, 1, tzinfo=UTC), bymonth=rd.month,
         byweekday=weekday(nth), count=1,
     )[0]

@@ -19,6 +19,7 @@ import re
 import smtplib
 import ssl
 import tempfile
+from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
@@ -121,7 +122,7 @@ def family(kind: str, deadline_kind: str) -> str:
     return deadline_kind if deadline_kind in KIND_TEMPLATES else "default"
 
 
-def deadline_context(config: Config, deadline: Deadline) -> dict:
+def deadline_context(config: Config, deadline: Deadline) -> dict[str, str]:
     """What every follower's mail about `deadline` shows alike (a batch makes it once)."""
     return {
         "title": deadline.title,
@@ -136,7 +137,7 @@ def deadline_context(config: Config, deadline: Deadline) -> dict:
     }
 
 
-def zone_context(deadline: Deadline, tz: str) -> dict:
+def zone_context(deadline: Deadline, tz: str) -> dict[str, str]:
     """The deadline's moments as a reader in zone `tz` sees them (once per batch and zone)."""
     own, end_of_day = deadline.tz, deadline.due_date is not None
     window = ""
@@ -151,7 +152,8 @@ def zone_context(deadline: Deadline, tz: str) -> dict:
 
 
 def context(config: Config, kind: str, deadline: Deadline, member: Member, now: datetime,
-            shared: dict | None = None, zone: dict | None = None) -> dict:
+            shared: dict[str, str] | None = None,
+            zone: dict[str, str] | None = None) -> dict[str, str]:
     """Everything a template may show, as plain strings; `shared`/`zone` are cached parts."""
     return {
         **(shared if shared is not None else deadline_context(config, deadline)),
@@ -163,7 +165,7 @@ def context(config: Config, kind: str, deadline: Deadline, member: Member, now: 
     }
 
 
-def subject(kind: str, ctx: dict) -> str:
+def subject(kind: str, ctx: Mapping[str, str]) -> str:
     if kind == "cancelled":
         text = f"Cancelled: {ctx['title']} (was due {ctx['due_short']})"
     elif kind == "moved":
@@ -199,8 +201,8 @@ class Composer:
                      + header("Auto-Submitted", "auto-generated")
                      + header("X-Auto-Response-Suppress", "All") + b"MIME-Version: 1.0\r\n")
         self.attachments: dict[tuple[str, int], bytes] = {}
-        self.shared: dict[tuple[str, int], dict] = {}
-        self.zones: dict[tuple[str, int, str], dict] = {}
+        self.shared: dict[tuple[str, int], dict[str, str]] = {}
+        self.zones: dict[tuple[str, int, str], dict[str, str]] = {}
 
     def attachment(self, deadline: Deadline, now: datetime, ics: bytes | None = None) -> bytes:
         key = (deadline.id, deadline.sequence)
@@ -378,6 +380,7 @@ def preview(session: Session, config: Config, deadline_id: str, email: str | Non
             now: datetime) -> EmailMessage:
     """The reminder a member (else the first follower, else a sample member) would get now."""
     deadline = get_deadline(session, deadline_id)
+    member: Member | None
     if email:
         member = get_member(session, email)
     else:

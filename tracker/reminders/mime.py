@@ -81,4 +81,4 @@ class Outgoing:
     data: bytes
 
     def parsed(self) -> EmailMessage:
-        return message_from_bytes(self.data, policy=HEADERS_POLICY)  # type: ignore[return-value]
+        return message_from_bytes(self.data, policy=HEADERS_POLICY)

@@ -19,22 +19,36 @@ copy. Marking right after each accept keeps that window to the one message in fl
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias, cast
 
-from sqlalchemy import Connection, Row, Update, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Result,
+    Row,
+    Update,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from tracker.records.models import Deadline, Member
 from tracker.reminders.rows import begin_write
 from tracker.reminders.sync import SyncReport, sync
-from tracker.reminders.tables import DeadlinePlan, OutboxRow
+from tracker.reminders.tables import OUTBOX, DeadlinePlan, OutboxRow
 
 __all__ = ["Claimed", "SyncReport", "claim_due", "due_rows", "mark_failed", "mark_retry",
            "mark_sent", "next_wakeup", "release", "renew", "status", "sync"]
 
 log = logging.getLogger(__name__)
+AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"  # a Core row of any columns
 BACKOFF_FIRST = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 
@@ -53,7 +67,7 @@ class Claimed:
     due_at: datetime
 
 
-def _candidates(session: Session, now: datetime, limit: int, lock: bool) -> list[Row[Any]]:
+def _candidates(session: Session, now: datetime, limit: int, lock: bool) -> Sequence[AnyRow]:
     r = OutboxRow
     due = or_(and_(r.state == "pending", r.next_attempt_at <= now),
               and_(r.state == "claimed", r.lease_until <= now))
@@ -68,7 +82,8 @@ def _candidates(session: Session, now: datetime, limit: int, lock: bool) -> list
     return session.execute(query).all()
 
 
-def _latest_due(session: Session, rows: list[Row[Any]], now: datetime) -> dict[tuple[int, str], datetime]:
+def _latest_due(session: Session, rows: Sequence[AnyRow],
+                now: datetime) -> dict[tuple[int, str], datetime]:
     """For each (member, deadline) in `rows`: the latest reminder moment that has come."""
     r = OutboxRow
     members = {row.member_id for row in rows if row.kind == "reminder"}
@@ -92,7 +107,7 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _verdict(row: Row[Any], latest: dict[tuple[int, str], datetime], now: datetime) -> str | None:
+def _verdict(row: AnyRow, latest: dict[tuple[int, str], datetime], now: datetime) -> str | None:
     """Why a due row must not be sent (recorded as 'skipped'), or None to send it."""
     if not row.active:
         return "member inactive"
@@ -110,7 +125,7 @@ def _verdict(row: Row[Any], latest: dict[tuple[int, str], datetime], now: dateti
     return None
 
 
-def _claimed(row: Row[Any]) -> Claimed:
+def _claimed(row: AnyRow) -> Claimed:
     return Claimed(row.id, row.kind, row.member_id, row.deadline_id, row.slot,
                    row.message_id, row.attempts, row.due_at)
 
@@ -130,14 +145,14 @@ def claim_due(session: Session, now: datetime, owner: str, limit: int,
             return take
 
 
-def _claim_batch(session: Session, rows: list, now: datetime, owner: str,
+def _claim_batch(session: Session, rows: Sequence[AnyRow], now: datetime, owner: str,
                  lease: timedelta) -> list[Claimed]:
     latest = _latest_due(session, rows, now)
     take, skip = [], []
     for row in rows:
         reason = _verdict(row, latest, now)
         (skip.append({"i": row.id, "e": reason}) if reason else take.append(row))
-    table = OutboxRow.__table__
+    table = OUTBOX
     if skip:
         session.connection().execute(
             update(table).where(table.c.id == bindparam("i"))
@@ -167,13 +182,19 @@ def due_rows(session: Session, now: datetime, limit: int) -> tuple[list[Claimed]
 
 
 def _finish(session: Session, row_id: int, owner: str, now: datetime, **values: object) -> bool:
-    table = OutboxRow.__table__
+    table = OUTBOX
     result = session.execute(
         update(table).where(table.c.id == row_id, table.c.state == "claimed",
                             table.c.lease_owner == owner)
         .values(lease_owner=None, lease_until=None, updated_at=now, **values)
     )
-    return _finished(result.rowcount, row_id, owner)
+    return _finished(_rowcount(result), row_id, owner)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched. Its result is a CursorResult, which has `rowcount`; Session's
+    (and, for `mark_sent`, the Session | Connection union's) execute is typed as Result."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def _finished(rowcount: int, row_id: int, owner: str) -> bool:
@@ -183,7 +204,7 @@ def _finished(rowcount: int, row_id: int, owner: str) -> bool:
 
 
 def _sent_statement() -> Update:
-    t = OutboxRow.__table__
+    t = OUTBOX
     at = bindparam("at", type_=t.c.sent_at.type)
     return (
         update(t).where(t.c.id == bindparam("row"), t.c.state == "claimed",
@@ -199,12 +220,13 @@ _SENT = _sent_statement()  # built once: it runs once per message sent
 def mark_sent(db: Session | Connection, row_id: int, owner: str, now: datetime) -> bool:
     """Record that the server accepted the message (`db`: a session or a plain connection)."""
     result = db.execute(_SENT, {"row": row_id, "owner": owner, "at": now})
-    return _finished(result.rowcount, row_id, owner)  # type: ignore[attr-defined]
+    return _finished(_rowcount(result), row_id, owner)
 
 
 def backoff(attempts: int, first: timedelta = BACKOFF_FIRST) -> timedelta:
     """30 s, 1 min, 2 min, ... at most an hour, after the n-th failed attempt."""
-    return min(first * (2 ** min(max(attempts - 1, 0), 20)), BACKOFF_MAX)
+    factor: int = 2 ** min(max(attempts - 1, 0), 20)  # int ** int is typed Any (may be a float)
+    return min(first * factor, BACKOFF_MAX)
 
 
 def mark_retry(session: Session, row: Claimed, owner: str, now: datetime, error: str,
@@ -223,7 +245,7 @@ def mark_failed(session: Session, row: Claimed, owner: str, now: datetime, error
 
 def release(session: Session, ids: list[int], owner: str, now: datetime) -> None:
     """Give rows back untouched (shutting down before sending them)."""
-    table = OutboxRow.__table__
+    table = OUTBOX
     if ids:
         session.execute(
             update(table).where(table.c.id.in_(ids), table.c.state == "claimed",
@@ -234,7 +256,7 @@ def release(session: Session, ids: list[int], owner: str, now: datetime) -> None
 
 def renew(session: Session, ids: list[int], owner: str, now: datetime, lease: timedelta) -> None:
     """Extend the lease on rows still being worked on."""
-    table = OutboxRow.__table__
+    table = OUTBOX
     if ids:
         session.execute(
             update(table).where(table.c.id.in_(ids), table.c.lease_owner == owner,

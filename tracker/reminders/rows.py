@@ -4,8 +4,11 @@ decide between schedulers, and the SQLite write lock a claim or a sync takes fir
 from __future__ import annotations
 
 import re
+import sqlite3
+from collections.abc import Mapping, Sequence
 from email.utils import parseaddr
 from hashlib import sha1
+from typing import cast
 
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,11 +35,15 @@ def make_message_id(kind: str, member_id: int, deadline_id: str, slot: str, seq:
 def begin_write(session: Session) -> None:
     """Take the write lock now on SQLite (BEGIN IMMEDIATE), so a claim never races a writer."""
     conn = session.connection()
-    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-        session.execute(text("BEGIN IMMEDIATE"))
+    if conn.dialect.name == "sqlite":
+        # The driver is the standard library's sqlite3 (pysqlite); SQLAlchemy types the raw
+        # connection as a generic DB-API one, which has no `in_transaction`.
+        raw = cast(sqlite3.Connection, conn.connection.dbapi_connection)
+        if not raw.in_transaction:
+            session.execute(text("BEGIN IMMEDIATE"))
 
 
-def insert_rows(session: Session, rows: list[dict]) -> None:
+def insert_rows(session: Session, rows: Sequence[Mapping[str, object]]) -> None:
     """Insert, ignoring rows another scheduler inserted first (the unique key decides)."""
     if not rows:
         return

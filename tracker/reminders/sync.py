@@ -14,10 +14,12 @@ could fall before their horizon (plus deadlines where the member already has row
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, or_, select, text, update
+from sqlalchemy import CursorResult, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.config import Config
@@ -30,7 +32,7 @@ from tracker.reminders.planner import (
     plan,
 )
 from tracker.reminders.rows import begin_write, insert_rows, make_message_id, sender_domain
-from tracker.reminders.tables import DeadlinePlan, MemberPlan, OutboxRow
+from tracker.reminders.tables import OUTBOX, DeadlinePlan, MemberPlan, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ class _Round:
     report: SyncReport = field(default_factory=SyncReport)
     planned: set[str] = field(default_factory=set)
     within: dict[datetime, set[str]] = field(default_factory=dict)  # reach -> deadline ids
+    # The distinct `remind` texts of upcoming deadlines (+ None), read once per round.
+    remind_texts: list[str | None] | None = None
 
 
 def sync(session: Session, config: Config, now: datetime, deadlines: list[str] | None = None,
@@ -86,8 +90,8 @@ def sync(session: Session, config: Config, now: datetime, deadlines: list[str] |
         everyone = _active_members(session)
         for deadline, marker in todo:
             _plan_deadline(rnd, deadline, marker, everyone)
-    for member, modified_at, marker in _members_to_plan(rnd, members or []):
-        _plan_member(rnd, member, modified_at, marker)
+    for member, modified_at, member_marker in _members_to_plan(rnd, members or []):
+        _plan_member(rnd, member, modified_at, member_marker)
     session.flush()
     return rnd.report
 
@@ -164,7 +168,8 @@ def _reason_for(view: DeadlineView, now: datetime) -> str | None:
 
 
 def _reconcile(rnd: _Round, deadline: Deadline, desired: dict[tuple[int, str], datetime],
-               existing: list, until: datetime, why: object) -> datetime | None:
+               existing: Iterable[Sequence[Any]], until: datetime,
+               why: Callable[[int], str]) -> datetime | None:
     """Insert, move, skip or revive rows; return the earliest moment not yet materialised."""
     moves, skips, revives = [], [], []
     seen: set[tuple[int, str]] = set()
@@ -173,7 +178,7 @@ def _reconcile(rnd: _Round, deadline: Deadline, desired: dict[tuple[int, str], d
         seen.add(key)
         want = desired.get(key)
         if state == "pending" and want is None:
-            skips.append({"i": row_id, "e": why(member_id)})  # type: ignore[operator]
+            skips.append({"i": row_id, "e": why(member_id)})
         elif state == "pending" and want != due_at:
             moves.append({"i": row_id, "d": want, "n": want if attempts == 0 else due_at})
         elif state == "skipped" and want is not None and want > rnd.now:
@@ -199,11 +204,16 @@ def _reconcile(rnd: _Round, deadline: Deadline, desired: dict[tuple[int, str], d
     return later
 
 
-def _bulk_update(rnd: _Round, params: list[dict], **values: object) -> None:
+def _always(reason: str) -> Callable[[int], str]:
+    """A `why` for _reconcile giving the same reason for every member (bound now, not late)."""
+    return lambda _mid: reason
+
+
+def _bulk_update(rnd: _Round, params: Sequence[Mapping[str, object]], **values: object) -> None:
     """Executemany by id; only rows still pending/skipped (a claimed row is left alone)."""
     if not params:
         return
-    table = OutboxRow.__table__
+    table = OUTBOX
     stmt = (
         update(table)
         .where(table.c.id == bindparam("i"),
@@ -214,7 +224,7 @@ def _bulk_update(rnd: _Round, params: list[dict], **values: object) -> None:
 
 
 def _row(kind: str, member_id: int, deadline: Deadline, slot: str, at: datetime,
-         rnd: _Round) -> dict:
+         rnd: _Round) -> dict[str, object]:
     return {
         "kind": kind, "member_id": member_id, "deadline_id": deadline.id, "slot": slot,
         "seq": deadline.sequence, "due_at": at, "state": "pending", "attempts": 0,
@@ -249,7 +259,7 @@ def _maybe_notice(rnd: _Round, deadline: Deadline, marker: DeadlinePlan,
             OutboxRow.deadline_id == deadline.id, OutboxRow.slot == slot
         ).group_by(OutboxRow.state)
     ).all())
-    table = OutboxRow.__table__
+    table = OUTBOX
     if marker.notice_generation and states and set(states) == {"pending"}:
         rnd.session.execute(
             update(table).where(table.c.deadline_id == deadline.id, table.c.slot == slot,
@@ -290,13 +300,11 @@ def _max_offset(rnd: _Round, member: MemberView) -> timedelta:
     if member.remind:
         texts: list[str | None] = [None]
     else:
-        key = "_remind_texts"
-        texts = getattr(rnd, key, None)  # type: ignore[assignment]
-        if texts is None:
-            texts = list(rnd.session.scalars(
+        if rnd.remind_texts is None:
+            rnd.remind_texts = list(rnd.session.scalars(
                 select(Deadline.remind).where(Deadline.due_utc > rnd.now).distinct()
             )) + [None]
-            setattr(rnd, key, texts)
+        texts = rnd.remind_texts
     kinds = list((rnd.settings.kinds or {}).keys()) + ["other"]
     return max(
         o.delta for t in texts for k in kinds
@@ -306,13 +314,14 @@ def _max_offset(rnd: _Round, member: MemberView) -> timedelta:
 
 def _plan_member(rnd: _Round, member: MemberView, modified_at: datetime,
                  marker: MemberPlan | None) -> None:
-    table = OutboxRow.__table__
+    table = OUTBOX
     if not member.active:
         result = rnd.session.execute(
             update(table).where(table.c.member_id == member.id, table.c.state == "pending")
             .values(state="skipped", last_error="member inactive", updated_at=rnd.now)
         )
-        rnd.report.skipped += result.rowcount or 0
+        # An UPDATE's result is a CursorResult; Session.execute is typed as returning Result.
+        rnd.report.skipped += cast(CursorResult[Any], result).rowcount or 0
     else:
         _replan_member(rnd, member, new=marker is None)
     if marker is None:
@@ -347,7 +356,7 @@ def _replan_member(rnd: _Round, member: MemberView, new: bool) -> None:
         select(Deadline, DeadlinePlan).join(DeadlinePlan, DeadlinePlan.deadline_id == Deadline.id)
         .where(Deadline.id.in_(ids)).options(selectinload(Deadline.event))
     ).all()
-    existing: dict[str, list] = {}
+    existing: dict[str, list[Sequence[Any]]] = {}
     if not new:
         for row in rnd.session.execute(
             select(OutboxRow.deadline_id, OutboxRow.id, OutboxRow.member_id, OutboxRow.slot,
@@ -361,7 +370,7 @@ def _replan_member(rnd: _Round, member: MemberView, new: bool) -> None:
         desired = plan(view, [member], rnd.settings, rnd.now)
         reason = _reason_for(view, rnd.now) or "member no longer follows it or offsets changed"
         later = _reconcile(rnd, deadline, desired, existing.get(deadline.id, []),
-                           marker.planned_until, lambda _mid, r=reason: r)
+                           marker.planned_until, _always(reason))
         if later is not None:
             due = later - HORIZON / 2
             if marker.next_plan_at is None or due < marker.next_plan_at:

@@ -14,8 +14,9 @@ ahead, so 100,000 members x 50,000 deadlines never becomes billions of rows.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.db.base import Base
@@ -51,6 +52,12 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# The Core table of OutboxRow, for bulk UPDATEs by id (executemany) that skip the ORM.
+# Declarative types `__table__` as any FromClause; for a class mapped by __tablename__ it is
+# always this Table.
+OUTBOX = cast(Table, OutboxRow.__table__)
 
 
 class DeadlinePlan(Base):

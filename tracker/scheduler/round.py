@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Concatenate, ParamSpec
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import OperationalError as SAOperationalError
@@ -35,6 +36,7 @@ from tracker.reminders.outbox import Claimed
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+P = ParamSpec("P")
 
 
 @dataclass
@@ -58,9 +60,10 @@ def _load(session: Session, rows: list[Claimed]) -> tuple[dict[str, Deadline], d
     return deadlines, members
 
 
-def _mark(config: Config, fn: Callable[..., bool], *args: object) -> None:
+def _mark(config: Config, fn: Callable[Concatenate[Session, P], object], *args: P.args,
+          **kwargs: P.kwargs) -> None:
     with session_scope(config.database_url) as s:
-        fn(s, *args)
+        fn(s, *args, **kwargs)
 
 
 def _mark_sent(conn: Connection, row: Claimed, owner: str, now: datetime) -> None:
