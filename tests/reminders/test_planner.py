@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tracker.reminders.planner import (
@@ -154,23 +154,70 @@ ZONES = ["America/Halifax", "Asia/Karachi", "Africa/Lagos", "America/New_York", 
          "Europe/Vienna", "Pacific/Kiritimati", "Pacific/Pago_Pago", "America/Mexico_City"]
 
 
-@settings(max_examples=300, deadline=None)
+OFFSET_TEXTS = ["2w", "1w", "14d", "5d", "3d", "1d", "36h", "24h", "2h", "90m", "30m", "1m"]
+
+
+def _wall_clock_exists(day: date, hour: int, zone: ZoneInfo) -> bool:
+    """Whether `hour`:00 on `day` is a wall-clock time in `zone` (not inside a DST gap)."""
+    naive = datetime.combine(day, time(hour))
+    back = naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+    return back.replace(tzinfo=None) == naive
+
+
+@settings(max_examples=400, deadline=None)
 @given(
     due=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31),
                      timezones=st.just(UTC)),
     tz=st.sampled_from(ZONES),
-    offsets=st.lists(st.sampled_from(["1w", "14d", "3d", "1d", "36h", "2h", "30m", "1m"]),
-                     min_size=1, max_size=5),
+    offsets=st.lists(st.sampled_from(OFFSET_TEXTS), min_size=1, max_size=6),
     hour=st.integers(0, 23),
 )
-def test_every_moment_is_before_the_deadline(
+# Inside a DST gap: 02:00 does not exist in Vienna on Sun 30 Mar 2025 or New York on 9 Mar 2025.
+@example(due=vienna(2025, 3, 31), tz="Europe/Vienna", offsets=["1d", "3d", "2h"], hour=2)
+@example(due=vienna(2025, 3, 10), tz="America/New_York", offsets=["1d", "30m"], hour=2)
+# 02:00 happens twice in Vienna on Sun 27 Oct 2024; the hour still reads 02 either way.
+@example(due=vienna(2024, 10, 28), tz="Europe/Vienna", offsets=["1d", "24h"], hour=2)
+def test_every_offset_gives_its_moment_before_the_deadline(
     due: datetime, tz: str, offsets: list[str], hour: int
 ) -> None:
-    moments = plan_member(due, parse_offsets(",".join(offsets)), tz, hour)
+    parsed = parse_offsets(",".join(offsets))
+    moments = plan_member(due, parsed, tz, hour)
+    zone = ZoneInfo(tz)
+    due_day = due.astimezone(zone).date()
+
+    # What each offset must give, worked out here from the rules (not by the planner).
+    expected_days: dict[str, date] = {}
+    expected_exact: dict[str, datetime] = {}
+    for off in parsed:
+        if off.is_days:
+            assert off.days >= 1
+            expected_days[str(off)] = due_day - timedelta(days=off.days)
+        else:
+            expected_exact[str(off)] = due - off.delta
+    # Every expected moment lies before the due instant: a day offset's local day is an earlier
+    # local date than the due's, an hour/minute offset is a positive duration earlier. So an
+    # empty or partial plan is wrong, and so is a repeated offset.
+    assert all(day < due_day for day in expected_days.values())
+    assert all(at < due for at in expected_exact.values())
+    assert len(moments) == len(expected_days) + len(expected_exact) == len(parsed)
+    got = {m.offset: m.at for m in moments}
+    assert len(got) == len(moments), "an offset planned twice"
+    assert set(got) == set(expected_days) | set(expected_exact)
+
     assert all(m.at < due for m in moments)
     assert [m.at for m in moments] == sorted(m.at for m in moments)
-    zone = ZoneInfo(tz)
-    for m in moments:
-        (off,) = parse_offsets(m.offset)
-        if off.is_days:  # on the member's local date N days before the deadline's local date
-            assert (due.astimezone(zone).date() - m.at.astimezone(zone).date()).days == off.days
+    for name, at in got.items():
+        assert at.utcoffset() == timedelta(0), f"{name}: {at!r} is not in UTC"
+    for name, at in expected_exact.items():
+        assert got[name] == at, f"{name}: {got[name]} is not due - {name} = {at}"
+    for name, day in expected_days.items():
+        local = got[name].astimezone(zone)
+        if _wall_clock_exists(day, hour, zone):
+            assert (local.date(), local.hour, local.minute, local.second,
+                    local.microsecond) == (day, hour, 0, 0, 0), f"{name}: {local}"
+        else:  # the clocks skip `hour`: the wall time moves forward by the length of the gap
+            before = (got[name] - timedelta(hours=6)).astimezone(zone).utcoffset()
+            gap = local.utcoffset() - before  # type: ignore[operator]
+            assert gap > timedelta(0), f"{name}: {local} is not just after a gap"
+            assert local.replace(tzinfo=None) - gap == datetime.combine(day, time(hour)), (
+                f"{name}: {local} is not {hour}:00 moved through the gap")
