@@ -160,7 +160,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     if found is None:
         return Config()
     if not found.is_file():
-        raise ConfigError("--config", f"no config file at {found}")
+        raise ConfigError("config", f"no config file at {found}")
     try:
         raw = tomllib.loads(found.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
