@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
@@ -38,7 +38,14 @@ from tracker.errors import OperationalError
 from tracker.feeds.render import FeedSettings, item_from_deadline, render_calendar
 from tracker.records.lookup import get_deadline, get_member
 from tracker.records.models import Deadline, Member
-from tracker.reminders.mime import Outgoing, attachment_part, header, multipart, text_part
+from tracker.reminders.mime import (
+    Outgoing,
+    address_header,
+    attachment_part,
+    header,
+    multipart,
+    text_part,
+)
 from tracker.reminders.rows import make_message_id, sender_domain
 
 log = logging.getLogger(__name__)
@@ -196,7 +203,8 @@ class Composer:
         self.templates = config.templates_dir  # resolved once: it stat()s the configured folder
         self.envelope_from = parseaddr(config.mail.sender)[1]
         self.mailto = f"mailto:{self.envelope_from}?subject="
-        self.head = header("From", one_line(config.mail.sender))
+        sender_name, sender_address = parseaddr(one_line(config.mail.sender))
+        self.head = address_header("From", sender_name, sender_address)
         self.tail = (header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
                      + header("Auto-Submitted", "auto-generated")
                      + header("X-Auto-Response-Suppress", "All") + b"MIME-Version: 1.0\r\n")
@@ -233,7 +241,7 @@ class Composer:
         unsubscribe = quote("unsubscribe " + member.unsubscribe_token)
         head = b"".join((
             self.head,
-            header("To", formataddr((one_line(member.name), member.email))),
+            address_header("To", one_line(member.name), member.email),
             header("Subject", subject(kind, ctx)),
             header("Date", format_datetime(now)),
             header("Message-ID", message_id),

@@ -2,8 +2,9 @@
 
 Building an EmailMessage and flattening it again parses and re-folds every header, which cost
 about ten times the SMTP exchange on loopback. Here a plain, short ASCII header value is
-written as it is (which is what the email package writes for it too); any other value is
-encoded and folded by the email package itself. Bodies are 7bit when they are plain ASCII,
+written as it is (which is what the email package writes for it too); non-ASCII values become
+RFC 2047 encoded words made here, since the email package's re-folding mangles some (see
+`header` and `address_header`). Bodies are 7bit when they are plain ASCII,
 else quoted-printable; attachments base64. ``Outgoing.parsed()`` gives the EmailMessage back
 for previews and tests.
 """
@@ -11,12 +12,13 @@ for previews and tests.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 import secrets
 from dataclasses import dataclass
-from email import message_from_bytes, policy
+from email import message_from_bytes, policy, quoprimime
+from email.header import Header, decode_header, make_header
 from email.message import EmailMessage
+from email.utils import formataddr, parseaddr
 
 # Bodies are encoded (76-column lines) before headers are written; headers may use the RFC 5322
 # limit of 998, so a long List-Unsubscribe is folded at its comma, never turned into
@@ -29,12 +31,44 @@ _SEVEN_BIT = re.compile(rb"[\t\n\x20-\x7e]*")
 
 
 def header(name: str, value: str) -> bytes:
-    """One header line (CRLF). A plain, short ASCII value is written as it is, which is what
-    the email package writes for it too; anything else (non-ASCII, '=?', over 998 characters)
-    is folded and RFC 2047-encoded by the email package itself."""
-    if len(name) + len(value) < 997 and "=?" not in value and _PLAIN_HEADER.fullmatch(value):
+    """One header line (CRLF). A plain, short ASCII value is written as it is.
+
+    Otherwise: an address header (From, To, ...) goes through `address_header`; free text
+    (Subject, X-...) becomes RFC 2047 encoded words made here (`email.header.Header`), whole,
+    because the email package's re-folding decodes a literal '=?...?=' typed into a title and
+    drops the space between two encoded words of a long value (CPython gh-144156); other
+    structured headers, and long plain ASCII values such as List-Unsubscribe, are folded by the
+    email package.
+    """
+    plain = _PLAIN_HEADER.fullmatch(value) is not None
+    if plain and "=?" not in value and len(name) + len(value) < 997:
         return f"{name}: {value}\r\n".encode("ascii")
+    key = name.lower()
+    if key in _ADDRESS_HEADERS:
+        display, address = parseaddr(value)
+        if "=?" in display:  # already encoded words (formataddr with a charset)
+            display = str(make_header(decode_header(display)))
+        return address_header(name, display, address)
+    if (key == "subject" or key.startswith("x-")) and not (plain and "=?" not in value):
+        encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+        return f"{name}: {encoded}\r\n".encode("ascii")
     return HEADERS_POLICY.fold_binary(name, HEADERS_POLICY.header_factory(name, value))
+
+
+_ADDRESS_HEADERS = frozenset({"from", "to", "cc", "bcc", "reply-to", "sender"})
+
+
+def address_header(name: str, display: str, address: str) -> bytes:
+    """`To: Name <addr>` (CRLF). A non-ASCII name is encoded on its own, so nothing in it can be
+    read as part of the address: the email package's re-folding moves '(' ')' '<' '>' of such a
+    name outside its encoded words (CPython gh-121284), so 'Zoë <boss@example.org>' would show
+    as that other address. An ASCII name with specials is quoted (`formataddr`)."""
+    if display.isascii():
+        value = formataddr((display, address))
+    else:
+        words = Header(display, "utf-8", header_name=name).encode(linesep="\r\n")
+        value = f"{words} <{address}>"
+    return f"{name}: {value}\r\n".encode("ascii")
 
 
 def text_part(subtype: str, text: str) -> bytes:
@@ -44,9 +78,19 @@ def text_part(subtype: str, text: str) -> bytes:
     if _SEVEN_BIT.fullmatch(body) and max(map(len, lines), default=0) <= 998:
         cte = "7bit"
     else:  # soft breaks at 76 columns; every '=', 8-bit byte and control character encoded
-        cte, body = "quoted-printable", binascii.b2a_qp(body, istext=True)
+        cte, body = "quoted-printable", _quoted_printable(body)
     return (f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
             f"Content-Transfer-Encoding: {cte}\r\n\r\n").encode() + body.replace(b"\n", b"\r\n")
+
+
+def _quoted_printable(body: bytes) -> bytes:
+    """RFC 2045 quoted-printable with LF line ends and no encoded line over 76 octets.
+
+    `binascii.b2a_qp` writes a line's trailing space as '=20' past column 76 when the line is
+    broken just before it; the email package's encoder (the one `EmailMessage` uses for UTF-8
+    bodies) keeps to the limit.
+    """
+    return quoprimime.body_encode(body.decode("latin-1"), maxlinelen=76, eol="\n").encode("latin-1")
 
 
 def attachment_part(filename: str, ics: bytes) -> bytes:
