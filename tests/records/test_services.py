@@ -13,7 +13,8 @@ from tracker.db.engine import session_scope
 from tracker.errors import Conflict, TrackerError
 from tracker.records.deadlines import DeadlineInput, add_deadline, edit_deadline, list_deadlines
 from tracker.records.events import EventInput, add_event, cancel_event, list_events
-from tracker.records.members import MemberInput, add_member, get_member, import_members
+from tracker.records.lookup import get_member
+from tracker.records.members import MemberInput, add_member, import_members
 from tracker.records.models import Deadline, Event
 from tracker.records.sample import load_sample
 
