@@ -38,10 +38,11 @@ LABELS = {
 _KIND_WORDS = (  # the first that matches wins: the most specific first
     ("speakers-list", r"list of speakers|speakers[’']? list|speaking slots?"),
     ("ground-pass", r"ground[s]?[- ]pass|badges?\b"),
-    ("nomination", r"nominat|names of (?:the )?(?:their )?delegat|delegation members|"
+    ("nomination", r"nominat|names of (?:the )?(?:their )?delegat|delegation (?:members|names)|"
                    r"composition of (?:the |their )?delegation"),
-    ("payment", r"\bfees?\b|payments?\b|\bpay\b|\bdues\b|invoice"),
-    ("application", r"\bappl(?:y|ies|ications?)\b|expressions? of interest|call for proposals"),
+    ("payment", r"\bfees?\b|payments?\b|\bpay\b|\bpaid\b|\bpayable\b|\bdues\b|invoice"),
+    ("application", r"\bappl(?:y|ies|ications?)\b|expressions? of interest|call for proposals"
+                    r"|requests? to (?:hold|organi[sz]e)"),
     ("submission", r"\bsubmi(?:t|ts|tted|ssions?)\b|written (?:statements?|contributions?|inputs?)"
                    r"|\bcomments\b|\binputs?\b|\bstatements?\b.*\b(?:sent|send|due)\b"
                    r"|\bcontributions\b"),
@@ -62,7 +63,7 @@ _PAST = re.compile(
     r"\b(?:was|were|had been|has been|have been)\s+(?:\w+\s+)?(?:held|adopted|launched|"
     r"circulated|discussed|organi[sz]ed|presented|approved|sent|received|submitted|published|"
     r"postponed|convened|attended|hosted|moved|rescheduled|cancelled)\b|\btook place\b|"
-    r"\bmet on\b|\b(?:held|attended|hosted|concluded|ended|adopted) on\b|\blast (?:week|month|year)\b"
+    r"\bmet on\b|(?<!\bbe )\b(?:held|attended|hosted|concluded|ended|adopted) on\b|\blast (?:week|month|year)\b"
     r"|\b(?:instead of|originally|previously)\b", re.IGNORECASE)
 _OPENS = re.compile(
     r"\b(?:opens?|opened|opening on|will open|from|as of|starting|starts?|begins?|launched|"
@@ -72,8 +73,13 @@ _CLOSES = re.compile(r"\b(?:close[sd]?|closing|by|until|due|deadline|before|no l
 _RANGE_JOIN = re.compile(r"^\s*(?:-|–|—|to|until|till|through)\s*(?:the\s+)?$", re.IGNORECASE)
 _OPENING_DAY = re.compile(r"\b(?:opening day|first day|opening of the (?:session|meeting|"
                           r"conference))\b", re.IGNORECASE)
+_BACK_REFERENCE = re.compile(
+    r"\b(?:the list|it|they|this|the window|the deadline|registration|applications?|"
+    r"nominations?|submissions?|passes)\b", re.IGNORECASE)
 _MOVED = re.compile(r"\b(?:postpon|moved|reschedul)", re.IGNORECASE)
 _HEADER_LINES = 12
+_DATED_LINE = re.compile(r"\b(?:minutes|date[d:]|issued|meeting (?:of|on|held))",
+                         re.IGNORECASE)
 _ROLLOVER = timedelta(days=90)
 
 _CAPITAL_RUN = re.compile(
@@ -86,7 +92,7 @@ _HEAD_WORDS = re.compile(
 _LOWER_HEAD = re.compile(
     r"\b((?:(?!the\b|a\b|an\b|our\b|this\b|next\b|its\b)[a-z][\w-]*\s+){0,2}"
     r"(?:meeting|briefing|webinar|consultation|side[- ]event|session|dialogue|workshop|call|"
-    r"segment))\b")
+    r"segment|assembly|retreat|election)s?)\b")
 _NOT_TOPIC = {"the", "all", "it", "this", "members", "participants", "please", "gmt", "utc",
               "cet", "cest", "a", "an", "in", "on", "at", "as", "for", "we", "they", "he", "she",
               "mr", "ms", "dr", "if", "note", "following", "by", "there", "delegations",
@@ -155,6 +161,7 @@ class _Dated:
     clocks: list[ClockHit] = field(default_factory=list)
     role: str = "due"  # "opens" or "due"
     past: bool = False
+    aside: bool = False  # "(19-23 May)": context in brackets
     notes: list[str] = field(default_factory=list)
 
 
@@ -167,10 +174,14 @@ def extract(lines: list[str], *, tz: str, year: int | None = None) -> Extraction
     reference, reference_line = _reference(parts)
     proposals: list[Proposal] = []
     anchored: list[tuple[int, Proposal]] = []  # deadlines due "on the opening day"
+    context: _Context | None = None
     for clause in parts:
-        if clause.line == reference_line:
-            continue
-        for proposal, needs_anchor in _from_clause(clause, tz, year, reference):
+        if clause.line == reference_line and clause.line_at(len(clause.text)) == reference_line:
+            continue  # the meeting these minutes record
+        if context is not None and context.paragraph != clause.paragraph:
+            context = None
+        made, context = _from_clause(clause, tz, year, reference, context)
+        for proposal, needs_anchor in made:
             if needs_anchor:
                 anchored.append((len(proposals), proposal))
             proposals.append(proposal)
@@ -185,17 +196,26 @@ def extract(lines: list[str], *, tz: str, year: int | None = None) -> Extraction
 
 
 def _reference(parts: list[Clause]) -> tuple[date | None, int | None]:
-    """The meeting date at the top: the first full date among the first lines."""
+    """The meeting date at the top: among the full dates of the first lines, the one on a line
+    saying 'Minutes', 'Date:', 'Issued' or 'meeting of', else the first."""
+    found: list[tuple[bool, date, int]] = []
     for clause in parts:
         if clause.line > _HEADER_LINES:
             break
         for hit in find_dates(clause.text):
-            if hit.year is not None and clause.line_at(hit.start) <= _HEADER_LINES:
-                try:
-                    return date(hit.year, hit.month, hit.days[0]), clause.line_at(hit.start)
-                except ValueError:
-                    continue
-    return None, None
+            line = clause.line_at(hit.start)
+            if hit.year is None or line > _HEADER_LINES:
+                continue
+            try:
+                day = date(hit.year, hit.month, hit.days[0])
+            except ValueError:
+                continue
+            found.append((bool(_DATED_LINE.search(clause.text)), day, line))
+    if not found:
+        return None, None
+    labelled = [f for f in found if f[0]]
+    _, day, line = (labelled or found)[0]
+    return day, line
 
 
 def _kind_of(text: str) -> str | None:
@@ -208,24 +228,46 @@ def _kind_of(text: str) -> str | None:
     return EVENT if _EVENT_WORDS.search(text) else None
 
 
+@dataclass
+class _Context:
+    """The deadline a paragraph is about, for its next sentence ('The list will close ...')."""
+
+    paragraph: int
+    kind: str
+    title: str
+    opening: Moment | None
+
+
 def _from_clause(
-    clause: Clause, tz: str, year: int | None, reference: date | None
-) -> list[tuple[Proposal, bool]]:
+    clause: Clause, tz: str, year: int | None, reference: date | None,
+    context: _Context | None,
+) -> tuple[list[tuple[Proposal, bool]], _Context | None]:
     text = clause.text
-    kind = _kind_of(text)
+    kind = _kind_of(text) or (_kind_of(clause.lead) if clause.lead else None)
+    inherited = context is not None and (kind is None or kind == EVENT) and bool(
+        _CLOSES.search(text) or _OPENING_DAY.search(text)) and bool(_BACK_REFERENCE.search(text))
+    if inherited:
+        assert context is not None
+        kind = context.kind
     if kind is None:
-        return []
+        return [], context
     dated = _dates(text, year, reference, clause)
     zone_hint = find_zone(text)
     zone = zone_hint.zone if zone_hint and zone_hint.zone else tz
     if kind == EVENT:
-        made = [(p, False) for p in _events(text, dated, clause, zone)]
+        title = _topic(text) or _topic(clause.lead) or _first_words(text)
+        made = [(p, False) for p in _events(title, text, dated, clause, zone)]
+        context = None
     else:
-        made = _deadlines(kind, text, dated, clause, zone)
+        title = context.title if inherited and context else (
+            LABELS[kind] + (f": {topic}" if (topic := _topic(text)) else ""))
+        opening = context.opening if inherited and context else None
+        made, left = _deadlines(kind, title, text, dated, clause, zone, opening)
+        context = _Context(clause.paragraph, kind, title, left)
     for proposal, _ in made:
         _check_stated_offset(proposal, zone_hint.text if zone_hint else None,
                              zone_hint.offset_minutes if zone_hint else None)
-    return made
+    return made, context
 
 
 def _dates(text: str, year: int | None, reference: date | None, clause: Clause) -> list[_Dated]:
@@ -241,6 +283,7 @@ def _dates(text: str, year: int | None, reference: date | None, clause: Clause) 
             continue
         resolved = [d for d in days if d is not None]
         item = _Dated(hit, resolved)
+        item.aside = text[:hit.start].rstrip().endswith("(") and text[hit.end:].lstrip()[:1] == ")"
         note = weekday_note(hit, resolved[0])
         if note:
             item.notes.append(note)
@@ -303,8 +346,9 @@ def _moment(day: date, clock: time | None, midnight: bool = False) -> Moment:
     return Moment(day, clock)
 
 
-def _events(text: str, dated: list[_Dated], clause: Clause, tz: str) -> list[Proposal]:
-    title = _topic(text) or _first_words(text)
+def _events(
+    title: str, text: str, dated: list[_Dated], clause: Clause, tz: str
+) -> list[Proposal]:
     current = [d for d in dated if not d.past]
     out: list[Proposal] = []
     i = 0
@@ -343,11 +387,13 @@ def _events(text: str, dated: list[_Dated], clause: Clause, tz: str) -> list[Pro
 
 
 def _deadlines(
-    kind: str, text: str, dated: list[_Dated], clause: Clause, tz: str
-) -> list[tuple[Proposal, bool]]:
-    title = LABELS[kind] + (f": {topic}" if (topic := _topic(text)) else "")
+    kind: str, title: str, text: str, dated: list[_Dated], clause: Clause, tz: str,
+    opening: Moment | None,
+) -> tuple[list[tuple[Proposal, bool]], Moment | None]:
+    """The clause's deadlines, and an opening left without a closing date (for the next one)."""
     out: list[tuple[Proposal, bool]] = []
-    opening: Moment | None = None
+    if any(not d.aside for d in dated):
+        dated = [d for d in dated if not d.aside]
     for item in dated:
         line = clause.line_at(item.hit.start)
 
@@ -355,18 +401,10 @@ def _deadlines(
             return Proposal(kind, title, tz, line, clause.sentence, opens=opens, due=due,
                             notes=list(item.notes))
 
-        if item.role == "opens" and item is not dated[-1]:
-            clock = item.clocks[0].first if item.clocks else None
-            opening = Moment(item.days[0], clock)
-            continue
-        if item.past and item.role != "opens":
-            continue
-        if item.role == "opens":  # an opening with no closing date after it in the clause
+        if item.role == "opens" and not any(c.last for c in item.clocks):
             opening = Moment(item.days[0], item.clocks[0].first if item.clocks else None)
-            if _OPENING_DAY.search(text):
-                clock = _clock_after(text, item.hit.end)
-                out.append((Proposal(kind, title, tz, line, clause.sentence, opens=opening,
-                                     due=Moment(item.days[0], clock)), True))
+            continue
+        if item.past:
             continue
         if item.hit.is_range and not item.clocks:
             out.append((deadline(Moment(item.days[-1]), Moment(item.days[0])), False))
@@ -382,11 +420,10 @@ def _deadlines(
                 due = (_moment(day, clock.first, clock.midnight) if clock else Moment(day))
                 out.append((deadline(due, opening), False))
         opening = None
-    if not out and _OPENING_DAY.search(text) and not dated:
-        clock = _clock_after(text, 0)
-        if clock is not None:
-            out.append((Proposal(kind, title, tz, clause.line, clause.sentence), True))
-    return out
+    if not out and _OPENING_DAY.search(text):  # "closes at noon on the opening day"
+        out.append((Proposal(kind, title, tz, clause.line, clause.sentence, opens=opening), True))
+        opening = None
+    return out, opening
 
 
 def _clock_after(text: str, position: int) -> time | None:
@@ -447,6 +484,8 @@ def _topic(text: str) -> str:
         masked = masked[:hit.start] + " " * (hit.end - hit.start) + masked[hit.end:]
     runs = []
     for m in _CAPITAL_RUN.finditer(masked):
+        if re.search(r"\bRoom\b", m.group(0)):
+            continue
         words = m.group(0).split()
         while words and (words[0].lower().strip("’'") in _NOT_TOPIC
                          or _MONTH_WEEKDAY.match(words[0]) and len(words[0]) <= 9):

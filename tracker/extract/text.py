@@ -37,6 +37,8 @@ class Clause:
     sentence: str
     line: int  # 1-based line the clause starts on
     offset_lines: tuple[tuple[int, int], ...]  # (char offset in text, line) to locate a hit
+    paragraph: int = 0
+    lead: str = ""  # the line ending in ':' that a bulleted clause continues
 
     def line_at(self, position: int) -> int:
         """The document line holding character `position` of this clause."""
@@ -122,26 +124,34 @@ def _docx_lines(data: bytes, name: str) -> list[str]:
 
 
 def clauses(lines: list[str]) -> list[Clause]:
-    """Paragraphs (blank lines and bullets split them) -> sentences -> clauses at semicolons."""
+    """Paragraphs (blank lines and bullets split them) -> sentences -> clauses at semicolons.
+
+    Bullets after a line ending in ':' keep that line as their `lead` ("The meetings will
+    continue on these dates:"), which says what the bare dates of the bullets are.
+    """
     out: list[Clause] = []
-    for paragraph in _paragraphs(lines):
+    lead_in = ""
+    for index, paragraph in enumerate(_paragraphs(lines)):
         text = " ".join(part for _, part in paragraph)
+        is_bullet = bool(_BULLET.match(lines[paragraph[0][0] - 1]))
+        lead = lead_in if is_bullet else ""
+        if not is_bullet:
+            lead_in = text if text.rstrip().endswith(":") else ""
         offsets, pos = [], 0
-        for number, part in paragraph:
-            offsets.append((pos, number))
+        for line_number, part in paragraph:
+            offsets.append((pos, line_number))
             pos += len(part) + 1
         for s_start, s_end in _spans(text, _SENTENCE_END):
             sentence = text[s_start:s_end].strip()
             for c_start, c_end in _spans(text[s_start:s_end], re.compile(r";\s+")):
                 piece = text[s_start + c_start:s_start + c_end]
-                lead = len(piece) - len(piece.lstrip())
-                begin = s_start + c_start + lead
+                begin = s_start + c_start + len(piece) - len(piece.lstrip())
                 body = piece.strip()
                 if not body:
                     continue
                 local = tuple((o - begin, n) for o, n in offsets)
                 first = max((n for o, n in offsets if o <= begin), default=paragraph[0][0])
-                out.append(Clause(body, sentence, first, local))
+                out.append(Clause(body, sentence, first, local, index, lead))
     return out
 
 
@@ -153,8 +163,11 @@ def _paragraphs(lines: list[str]) -> list[list[tuple[int, str]]]:
     """
     paragraphs: list[list[tuple[int, str]]] = []
     current: list[tuple[int, str]] = []
+    heading = True  # until the first blank line after some text
     for number, raw in enumerate(lines, start=1):
         line = " ".join(raw.split())
+        if not line and (paragraphs or current):
+            heading = False
         if not line or _BULLET.match(raw) or _LABEL.match(line):
             if current:
                 paragraphs.append(current)
@@ -163,7 +176,10 @@ def _paragraphs(lines: list[str]) -> list[list[tuple[int, str]]]:
                 continue
             line = " ".join(_BULLET.sub("", raw).split())
         current.append((number, line))
-        if _LABEL.match(line) and re.search(r"[.)!?\dA-Z]$", line):
+        if heading:
+            paragraphs.append(current)  # the heading block: each line is a line of its own
+            current = []
+        elif _LABEL.match(line) and re.search(r"[.)!?\dA-Z]$", line):
             paragraphs.append(current)  # "Next meeting: 9 Nov, 15:00 (GMT+1)" stands alone
             current = []
     if current:
