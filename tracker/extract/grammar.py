@@ -45,6 +45,10 @@ _CLOCK = re.compile(
     r"(?P<h>[01]?\d)(?:[:.](?P<mi>[0-5]\d))?\s*(?P<ap>a\.?\s?m\b\.?|p\.?\s?m\b\.?)"
     r"|(?P<h24>[0-2]?\d)[:h](?P<mi24>[0-5]\d)(?:\s*(?:hrs|hours|h)\b)?"
     r"|(?P<noon>(?:12\s+)?noon|midday)|(?P<midnight>midnight))", re.IGNORECASE)
+# "15.00-16.30": dotted 24-hour times only as a window (alone, "15.00" may be an amount)
+_DOTTED_WINDOW = re.compile(
+    r"(?<![\w.])(?P<h1>[0-2]?\d)\.(?P<m1>[0-5]\d)\s*(?:-|–|—|to|until)\s*"
+    r"(?P<h2>[0-2]?\d)\.(?P<m2>[0-5]\d)(?![\w]|\.\d)")
 _WINDOW_JOIN = re.compile(r"^\s*(?:-|–|—|to|until|till|and)\s*$", re.IGNORECASE)
 
 _OFFSET = re.compile(r"\b(?:GMT|UTC)\s*(?P<sign>[+\-−])\s*(?P<h>\d{1,2})(?::?(?P<mi>\d{2}))?\b")
@@ -167,7 +171,14 @@ def _numeric_hit(m: re.Match[str]) -> DateHit | None:
 def find_clocks(clause: str) -> list[ClockHit]:
     """Clock times and windows ("15:00 - 16:30", "from 9 am until 1 p.m."), left to right."""
     singles: list[tuple[int, int, time, bool]] = []
+    dotted: list[ClockHit] = []
+    for m in _DOTTED_WINDOW.finditer(clause):
+        h1, m1, h2, m2 = (int(m.group(g)) for g in ("h1", "m1", "h2", "m2"))
+        if h1 <= 23 and h2 <= 23 and (h2, m2) > (h1, m1):
+            dotted.append(ClockHit(m.start(), m.end(), time(h1, m1), time(h2, m2)))
     for m in _CLOCK.finditer(clause):
+        if any(d.start <= m.start() < d.end for d in dotted):
+            continue
         clock = _clock_of(m)
         if clock is not None:
             singles.append((m.start(), m.end(), clock, bool(m.group("midnight"))))
@@ -187,7 +198,7 @@ def find_clocks(clause: str) -> list[ClockHit]:
                 continue
         hits.append(ClockHit(start, end, first, None, is_midnight))
         i += 1
-    return hits
+    return sorted(hits + dotted, key=lambda h: h.start)
 
 
 def _clock_of(m: re.Match[str]) -> time | None:

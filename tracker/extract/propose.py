@@ -42,7 +42,7 @@ _KIND_WORDS = (  # the first that matches wins: the most specific first
                    r"composition of (?:the |their )?delegation"),
     ("payment", r"\bfees?\b|payments?\b|\bpay\b|\bpaid\b|\bpayable\b|\bdues\b|invoice"),
     ("application", r"\bappl(?:y|ies|ications?)\b|expressions? of interest|call for proposals"
-                    r"|requests? to (?:hold|organi[sz]e)"),
+                    r"|requests? to (?:hold|organi[sz]e)|side[- ]event (?:call|requests?|proposals?)"),
     ("submission", r"\bsubmi(?:t|ts|tted|ssions?)\b|written (?:statements?|contributions?|inputs?)"
                    r"|\bcomments\b|\binputs?\b|\bstatements?\b.*\b(?:sent|send|due)\b"
                    r"|\bcontributions\b"),
@@ -51,7 +51,7 @@ _KIND_WORDS = (  # the first that matches wins: the most specific first
 _EVENT_WORDS = re.compile(
     r"\b(?:meetings?|sessions?|dialogues?|briefings?|webinars?|consultations?|conferences?|"
     r"congress|workshops?|side[- ]events?|segments?|hearings?|retreats?|seminars?|forums?|"
-    r"commission|committee|cop\s?\d+|ccpcj|cnd|call|will take place|will be held|takes place|"
+    r"commission|committee|working groups?|meets|cop\s?\d+|ccpcj|cnd|call|will take place|will be held|takes place|"
     r"is scheduled|will convene|will meet)\b", re.IGNORECASE)
 _DEADLINE_CUE = re.compile(
     r"\b(?:by|deadline|no later than|not later than|close[sd]?|closing|due|until|before|opens?|"
@@ -361,15 +361,15 @@ def _events(
                             notes=list(item.notes))
 
         following = current[i + 1] if i + 1 < len(current) else None
-        if (following is not None and not _MOVED.search(text)
-                and _RANGE_JOIN.match(text[item.hit.end:following.hit.start])):
-            first_clock = item.clocks[0].first if item.clocks else None
-            last_clock = following.clocks[0].first if following.clocks else None
-            if (first_clock is None) == (last_clock is None):
-                out.append(event(Moment(item.days[0], first_clock),
-                                 Moment(following.days[-1], last_clock)))
-                i += 2
-                continue
+        if following is not None and not _MOVED.search(text) and _joined(text, item, following):
+            first, last = item.clocks, following.clocks
+            if len(first) == 1 and len(last) == 1 and not first[0].last and not last[0].last:
+                out.append(event(Moment(item.days[0], first[0].first),
+                                 Moment(following.days[-1], last[0].first)))
+            else:  # whole days (sessions inside them are the event's business)
+                out.append(event(Moment(item.days[0]), Moment(following.days[-1])))
+            i += 2
+            continue
         days = item.days
         spans_days = item.hit.is_range or (len(days) == 2 and days[1] - days[0] == timedelta(1))
         if spans_days and not item.clocks:
@@ -384,6 +384,15 @@ def _events(
                     out.append(event(Moment(day), None))
         i += 1
     return out
+
+
+def _joined(text: str, item: _Dated, following: _Dated) -> bool:
+    """'14 October to 18 October', or 'Tues 1 July and Wed 2 July' (days in a row)."""
+    between = text[item.hit.end:following.hit.start]
+    if _RANGE_JOIN.match(between):
+        return True
+    return (re.fullmatch(r"\s*(?:and|&)\s*", between, re.IGNORECASE) is not None
+            and following.days[0] - item.days[-1] == timedelta(days=1))
 
 
 def _deadlines(

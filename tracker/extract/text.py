@@ -26,6 +26,7 @@ _SENTENCE_END = re.compile(
     r"(?<!\b[A-Z])[.!?]\s+(?=[\"“(]?[A-Z0-9])"
 )
 _LABEL = re.compile(r"^[A-Z][\w ()/&'-]{0,30}:\s")
+_TABLE_ROW = re.compile(r"\S\s{3,}\S")  # columns set apart by runs of spaces (or tabs)
 _BULLET = re.compile(r"^\s*(?:[-*•–]|\d{1,2}[.)]|\([a-z0-9]\))\s+")
 
 
@@ -165,6 +166,7 @@ def _paragraphs(lines: list[str]) -> list[list[tuple[int, str]]]:
     current: list[tuple[int, str]] = []
     heading = True  # until the first blank line after some text
     for number, raw in enumerate(lines, start=1):
+        raw = raw.replace("\t", "    ")
         line = " ".join(raw.split())
         if not line and (paragraphs or current):
             heading = False
@@ -176,7 +178,7 @@ def _paragraphs(lines: list[str]) -> list[list[tuple[int, str]]]:
                 continue
             line = " ".join(_BULLET.sub("", raw).split())
         current.append((number, line))
-        if heading:
+        if heading or _TABLE_ROW.search(raw.strip()):  # heading lines and table rows stand alone
             paragraphs.append(current)  # the heading block: each line is a line of its own
             current = []
         elif _LABEL.match(line) and re.search(r"[.)!?\dA-Z]$", line):
