@@ -47,7 +47,7 @@ _CLOCK = re.compile(
     r"|(?P<noon>(?:12\s+)?noon|midday)|(?P<midnight>midnight))", re.IGNORECASE)
 # "15.00-16.30": dotted 24-hour times only as a window (alone, "15.00" may be an amount)
 _DOTTED_WINDOW = re.compile(
-    r"(?<![\w.])(?P<h1>[0-2]?\d)\.(?P<m1>[0-5]\d)\s*(?:-|–|—|to|until)\s*"
+    r"(?<![\w.])(?P<h1>[0-2]?\d)\.(?P<m1>[0-5]\d)\s*(?:-|–|—|to|until|and)\s*"
     r"(?P<h2>[0-2]?\d)\.(?P<m2>[0-5]\d)(?![\w]|\.\d)")
 _WINDOW_JOIN = re.compile(r"^\s*(?:-|–|—|to|until|till|and)\s*$", re.IGNORECASE)
 
@@ -174,6 +174,9 @@ def find_clocks(clause: str) -> list[ClockHit]:
     dotted: list[ClockHit] = []
     for m in _DOTTED_WINDOW.finditer(clause):
         h1, m1, h2, m2 = (int(m.group(g)) for g in ("h1", "m1", "h2", "m2"))
+        joined_by_and = re.search(r"\band\b", m.group(0)) is not None
+        if joined_by_and and not re.search(r"between\s+$", clause[:m.start()], re.I):
+            continue
         if h1 <= 23 and h2 <= 23 and (h2, m2) > (h1, m1):
             dotted.append(ClockHit(m.start(), m.end(), time(h1, m1), time(h2, m2)))
     for m in _CLOCK.finditer(clause):

@@ -38,19 +38,21 @@ LABELS = {
 _KIND_WORDS = (  # the first that matches wins: the most specific first
     ("speakers-list", r"list of speakers|speakers[’']? list|speaking slots?"),
     ("ground-pass", r"ground[s]?[- ]pass|badges?\b"),
-    ("nomination", r"nominat|names of (?:the )?(?:their )?delegat|delegation (?:members|names)|"
+    ("nomination", r"nominat|names of (?:the )?(?:their )?(?:delegat|speakers|candidates)|"
+                   r"delegation (?:members|names)|"
                    r"composition of (?:the |their )?delegation"),
     ("payment", r"\bfees?\b|payments?\b|\bpay\b|\bpaid\b|\bpayable\b|\bdues\b|invoice"),
     ("application", r"\bappl(?:y|ies|ications?)\b|expressions? of interest|call for proposals"
-                    r"|requests? to (?:hold|organi[sz]e)|side[- ]event (?:call|requests?|proposals?)"),
+                    r"|requests? to (?:hold|organi[sz]e|attend|participate)|(?:submit|send) (?:their |your |a )?"
+                    r"requests?\b|side[- ]event (?:call|requests?|proposals?)"),
     ("submission", r"\bsubmi(?:t|ts|tted|ssions?)\b|written (?:statements?|contributions?|inputs?)"
                    r"|\bcomments\b|\binputs?\b|\bstatements?\b.*\b(?:sent|send|due)\b"
-                   r"|\bcontributions\b"),
+                   r"|\bcontributions\b|\b(?:needed|returned|provided|sent)\s+by\b"),
     ("registration", r"\bregist(?:er|ers|ered|ration)\b|\bindico\b|accreditation|sign[- ]up"),
 )
 _EVENT_WORDS = re.compile(
     r"\b(?:meetings?|sessions?|dialogues?|briefings?|webinars?|consultations?|conferences?|"
-    r"congress|workshops?|side[- ]events?|segments?|hearings?|retreats?|seminars?|forums?|"
+    r"congress|workshops?|side[- ]events?|parallel[- ]events?|segments?|hearings?|retreats?|seminars?|forums?|"
     r"commission|committee|working groups?|meets|cop\s?\d+|ccpcj|cnd|call|will take place|will be held|takes place|"
     r"is scheduled|will convene|will meet)\b", re.IGNORECASE)
 _DEADLINE_CUE = re.compile(
@@ -76,10 +78,11 @@ _OPENING_DAY = re.compile(r"\b(?:opening day|first day|opening of the (?:session
 _BACK_REFERENCE = re.compile(
     r"\b(?:the list|it|they|this|the window|the deadline|registration|applications?|"
     r"nominations?|submissions?|passes)\b", re.IGNORECASE)
+_YEAR_SAID = re.compile(r"\b(?:in|since|during|of)\s+((?:19|20)\d{2})\b(?![/-])", re.IGNORECASE)
 _MOVED = re.compile(r"\b(?:postpon|moved|reschedul)", re.IGNORECASE)
 _HEADER_LINES = 12
-_DATED_LINE = re.compile(r"\b(?:minutes|date[d:]|issued|meeting (?:of|on|held))",
-                         re.IGNORECASE)
+_DATED_LINE = re.compile(r"\b(?:minutes|date[d:]?|issued|written|prepared|sent|held|of|on)\b"
+                         r"[^.]{0,25}$", re.IGNORECASE)
 _ROLLOVER = timedelta(days=90)
 
 _CAPITAL_RUN = re.compile(
@@ -171,7 +174,7 @@ def extract(lines: list[str], *, tz: str, year: int | None = None) -> Extraction
     if year is not None and not 1900 <= year <= 2200:
         raise TrackerError("year", f"{year} is not a year such as 2025")
     parts = clauses(lines)
-    reference, reference_line = _reference(parts)
+    reference, reference_line = _reference(parts, lines)
     proposals: list[Proposal] = []
     anchored: list[tuple[int, Proposal]] = []  # deadlines due "on the opening day"
     context: _Context | None = None
@@ -195,10 +198,13 @@ def extract(lines: list[str], *, tz: str, year: int | None = None) -> Extraction
     return Extraction(reference, list(unique.values()))
 
 
-def _reference(parts: list[Clause]) -> tuple[date | None, int | None]:
-    """The meeting date at the top: among the full dates of the first lines, the one on a line
-    saying 'Minutes', 'Date:', 'Issued' or 'meeting of', else the first."""
-    found: list[tuple[bool, date, int]] = []
+def _reference(parts: list[Clause], lines: list[str]) -> tuple[date | None, int | None]:
+    """The meeting date at the top: a full date in the heading (the lines before the first
+    blank one), preferring one right after 'Minutes', 'Date:', 'Issued', 'held', 'of'...;
+    else the first full date among the first lines."""
+    heading_end = next((n for n, line in enumerate(lines, start=1)
+                        if not line.strip() and any(x.strip() for x in lines[:n])), len(lines))
+    found: list[tuple[bool, bool, date, int]] = []
     for clause in parts:
         if clause.line > _HEADER_LINES:
             break
@@ -210,12 +216,12 @@ def _reference(parts: list[Clause]) -> tuple[date | None, int | None]:
                 day = date(hit.year, hit.month, hit.days[0])
             except ValueError:
                 continue
-            found.append((bool(_DATED_LINE.search(clause.text)), day, line))
+            said = bool(_DATED_LINE.search(clause.text[max(0, hit.start - 40):hit.start]))
+            found.append((line <= heading_end, said, day, line))
     if not found:
         return None, None
-    labelled = [f for f in found if f[0]]
-    _, day, line = (labelled or found)[0]
-    return day, line
+    best = max(found, key=lambda f: (f[0], f[1], -f[3]))
+    return best[2], best[3]
 
 
 def _kind_of(text: str) -> str | None:
@@ -276,7 +282,9 @@ def _dates(text: str, year: int | None, reference: date | None, clause: Clause) 
     dated: list[_Dated] = []
     previous_end = 0
     for hit in hits:
-        days = [_resolve(hit, day, year, reference, clause) for day in _days_of(hit)]
+        said = _YEAR_SAID.findall(text[:hit.start])  # "In 2025 ... on 17 March": 2025
+        hit_year = year if hit.year or not said else int(said[-1])
+        days = [_resolve(hit, day, hit_year, reference, clause) for day in _days_of(hit)]
         before = text[previous_end:hit.start]
         previous_end = hit.end
         if any(d is None for d in days):
@@ -372,7 +380,7 @@ def _events(
             continue
         days = item.days
         spans_days = item.hit.is_range or (len(days) == 2 and days[1] - days[0] == timedelta(1))
-        if spans_days and not item.clocks:
+        if spans_days and len(item.clocks) != 1:  # "3 and 4 July, 10-13 and 15-18": whole days
             out.append(event(Moment(days[0]), Moment(days[-1])))
         else:
             for day in days:
