@@ -135,7 +135,7 @@ def _named_month_hit(m: re.Match[str]) -> DateHit | None:
     if month is None:
         return None
     d1 = int(m.group("d1"))
-    days = (d1,)
+    days: tuple[int, ...] = (d1,)
     is_range = False
     if m.group("d2"):
         d2 = int(m.group("d2"))
@@ -148,7 +148,10 @@ def _named_month_hit(m: re.Match[str]) -> DateHit | None:
     year = int(m.group("y")) if m.group("y") else None
     wd = m.group("wd")
     weekday = WEEKDAYS.index(wd.lower()[:3]) if wd else None
-    return DateHit(m.start(), m.end(), month, days, year, weekday, is_range)
+    end = m.end()
+    if m.group(0).endswith(".") and len(month_text.rstrip(".")) > 4:
+        end -= 1  # "by 3 March." ends the sentence; "by 3 Sept." is an abbreviation
+    return DateHit(m.start(), end, month, days, year, weekday, is_range)
 
 
 def _plausible_short(clause: str, m: re.Match[str]) -> bool:

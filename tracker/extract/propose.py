@@ -364,9 +364,10 @@ def _events(
         item = current[i]
         line = clause.line_at(item.hit.start)
 
-        def event(start: Moment, end: Moment | None, line: int = line) -> Proposal:
+        def event(start: Moment, end: Moment | None, line: int = line,
+                  notes: list[str] = item.notes) -> Proposal:
             return Proposal(EVENT, title, tz, line, clause.sentence, start=start, end=end,
-                            notes=list(item.notes))
+                            notes=list(notes))
 
         following = current[i + 1] if i + 1 < len(current) else None
         if following is not None and not _MOVED.search(text) and _joined(text, item, following):
@@ -414,9 +415,10 @@ def _deadlines(
     for item in dated:
         line = clause.line_at(item.hit.start)
 
-        def deadline(due: Moment, opens: Moment | None, line: int = line) -> Proposal:
+        def deadline(due: Moment, opens: Moment | None, line: int = line,
+                     notes: list[str] = item.notes) -> Proposal:
             return Proposal(kind, title, tz, line, clause.sentence, opens=opens, due=due,
-                            notes=list(item.notes))
+                            notes=list(notes))
 
         if item.role == "opens" and not any(c.last for c in item.clocks):
             opening = Moment(item.days[0], item.clocks[0].first if item.clocks else None)
@@ -433,8 +435,8 @@ def _deadlines(
                     out.append((deadline(due, opens), False))
         else:
             for day in item.days:
-                clock = item.clocks[0] if item.clocks else None
-                due = (_moment(day, clock.first, clock.midnight) if clock else Moment(day))
+                single = item.clocks[0] if item.clocks else None
+                due = _moment(day, single.first, single.midnight) if single else Moment(day)
                 out.append((deadline(due, opening), False))
         opening = None
     if not out and _OPENING_DAY.search(text):  # "closes at noon on the opening day"
