@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHES = ["bench.feeds_bench", "bench.private_feed_bench", "bench.mail_bench"]
+BENCHES = ["bench.feeds_bench", "bench.private_feed_bench", "bench.mail_bench", "bench.extract_bench"]
 
 
 def main() -> int:
