@@ -20,10 +20,12 @@ _BLOCK_TAGS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
                "ul", "ol", "section", "article", "header", "footer", "blockquote", "pre", "td"}
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 # Sentence ends: after . ! ? followed by space and a capital, but not after abbreviations
-# ("e.g.", "No.", "Mr.") or a lone initial. "p.m. The" ends a sentence, "a.m. and" does not.
+# ("e.g.", "No.", "Mr.") or a lone initial. "p.m. The" ends a sentence, "a.m. and" does not,
+# nor does "4 p.m. New York time" or "4 p.m. CET".
 _SENTENCE_END = re.compile(
     r"(?<!\be\.g)(?<!\bi\.e)(?<!\bNo)(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bcf)(?<!\bvs)"
     r"(?<!\b[A-Z])[.!?]\s+(?=[\"“(]?[A-Z0-9])"
+    r"(?!(?:New York|Vienna|Geneva|Kyoto|Tokyo|Mexico City) time|GMT|UTC|CES?T\b)"
 )
 _LABEL = re.compile(r"^[A-Z][\w ()/&'-]{0,30}:\s")
 _TABLE_ROW = re.compile(r"\S\s{3,}\S")  # columns set apart by runs of spaces (or tabs)
