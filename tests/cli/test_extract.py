@@ -190,3 +190,20 @@ def test_tz_option_reads_times_in_that_zone(cli: Cli, tmp_path: Path) -> None:
 
 def test_help_has_an_example(cli: Cli) -> None:
     assert "Example: tracker extract" in cli.ok("extract", "--help").stdout
+
+
+def test_json_with_accept_all_says_what_was_added(cli: Cli, minutes: Path) -> None:
+    cli.ok("deadline", "add", "Registration", "--kind", "registration", "--due", "2024-10-04",
+           "--id", "reg")
+    data = json.loads(cli.ok("extract", str(minutes), "--json", "--accept-all").stdout)
+    assert [(p["kind"], p["recorded"], p["added"] is not None) for p in data] == [
+        ("event", None, True), ("speakers-list", None, True), ("registration", "reg", False),
+        ("event", None, True)]
+    assert len(listed(cli, "deadline")) == 2 and len(listed(cli, "event")) == 2
+
+
+def test_review_shows_recorded_items_without_asking(cli: Cli, minutes: Path) -> None:
+    cli.ok("extract", str(minutes), "--accept-all")
+    result = cli.ok("extract", str(minutes), input="")  # no answer is needed
+    assert result.stdout.count("already recorded as") == 4
+    assert "0 added, 0 skipped, 4 already recorded" in result.stdout
