@@ -8,8 +8,18 @@ from typing import Any, TypeVar
 import click
 
 from tracker.cli.context import AppContext, TrackerSubgroup, changed_line, emit
-from tracker.cli.views import deadline_dict, deadlines_table, details, event_dict, events_table
+from tracker.cli.views import (
+    deadline_dict,
+    deadlines_table,
+    details,
+    event_dict,
+    events_table,
+    local_text,
+    occurrence_dict,
+    recurrence_details,
+)
 from tracker.db.engine import session_scope
+from tracker.errors import TrackerError
 from tracker.links import host_of
 from tracker.records import deadlines as dl
 from tracker.records import events as ev
@@ -52,6 +62,13 @@ def event_options(edit: bool) -> Callable[[F], F]:
                          "(no feed)."),
             click.option("--status", help="confirmed or tentative" + (", or cancelled" if edit
                                                                       else "") + "."),
+            click.option("--repeat", help="Make it recurring: daily, weekly, fortnightly, "
+                         "monthly, yearly, or an RFC 5545 RRULE such as 'FREQ=MONTHLY;BYDAY=2WE' "
+                         "(the second Wednesday). Occurrences keep the wall-clock time in the "
+                         "event's zone." + (" 'none' makes it a single event." if edit else "")),
+            click.option("--until", help="With --repeat: the last day (or WHEN) an occurrence "
+                         "may start."),
+            click.option("--count", type=int, help="With --repeat: how many occurrences."),
         ]
         if edit:
             opts.insert(0, click.option("--title", help="New title."))
@@ -86,14 +103,30 @@ def event_add(app: AppContext, /, title: str, series: tuple[str, ...], event_id:
 @event.command("edit")
 @click.argument("event_id", metavar="ID")
 @event_options(edit=True)
+@click.option("--on", "on", help="A recurring event's occurrence (its date) to move with "
+              "--start/--end, leaving the others as they are.")
 @click.pass_obj
 def event_edit(app: AppContext, /, event_id: str, title: str | None, series: tuple[str, ...],
-               **kw: Any) -> None:
+               on: str | None, **kw: Any) -> None:
     """Change an event; calendars see the change (SEQUENCE grows).
 
     Example: tracker event edit cop12 --start 2024-10-15 --end 2024-10-19
+
+    Example: tracker event edit informal --on 2027-03-10 --start 16:00
     """
     with session_scope(app.db_url) as session:
+        if on is not None:
+            others = [k for k, v in kw.items() if v is not None and k not in ("start", "end")]
+            if title is not None or series or others:
+                name = "title" if title is not None else "series" if series else others[0]
+                raise TrackerError(name, "cannot change with on (one occurrence); "
+                                         "only start and end can")
+            occ = ev.move_occurrence(session, event_id, on, kw["start"], kw["end"],
+                                     now=utc_now())
+            record = get_event(session, event_id)
+            click.echo(f"moved the {on} occurrence of {event_id} to "
+                       f"{local_text(occ.start_utc, record.tz)} (sequence {record.sequence})")
+            return
         changed = ev.edit_event(session, event_id, _event_input(title, series, **kw),
                                 now=utc_now())
         click.echo(changed_line("event", event_id, changed, get_event(session, event_id).sequence))
@@ -101,31 +134,41 @@ def event_edit(app: AppContext, /, event_id: str, title: str | None, series: tup
 
 @event.command("cancel")
 @click.argument("event_id", metavar="ID")
+@click.option("--on", "on", help="Cancel only this occurrence (its date) of a recurring event.")
 @click.pass_obj
-def event_cancel(app: AppContext, event_id: str) -> None:
+def event_cancel(app: AppContext, event_id: str, on: str | None) -> None:
     """Cancel an event and its open deadlines (they stay in feeds as cancelled for a while).
 
     Example: tracker event cancel informal-2024-11
+
+    Example: tracker event cancel informal --on 2027-02-10
     """
     with session_scope(app.db_url) as session:
+        if on is not None:
+            original = ev.cancel_occurrence(session, event_id, on, now=utc_now())
+            record = get_event(session, event_id)
+            click.echo(f"cancelled the occurrence of {event_id} on "
+                       f"{local_text(original, record.tz)}")
+            return
         record, deadlines = ev.cancel_event(session, event_id, now=utc_now())
         click.echo(f"cancelled event {record.id}" + (
             f" and its deadlines {', '.join(d.id for d in deadlines)}" if deadlines else ""))
 
 
 @event.command("list")
-@click.option("--upcoming", is_flag=True, help="Only events that have not ended.")
+@click.option("--upcoming", is_flag=True, help="Only events that have not ended (a recurring "
+              "event: its occurrences of the coming year).")
 @click.option("--series", help="Only events with this series tag.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON list on stdout.")
 @click.pass_obj
 def event_list(app: AppContext, upcoming: bool, series: str | None, as_json: bool) -> None:
-    """List events, times in each event's own zone.
+    """List events, times in each event's own zone; a recurring one once per occurrence.
 
     Example: tracker event list --upcoming --series untoc-cop
     """
     with session_scope(app.db_url) as session:
-        events = ev.list_events(session, now=utc_now(), upcoming=upcoming, series=series)
-        emit([event_dict(e) for e in events], as_json, events_table(events))
+        rows = ev.list_occurrences(session, now=utc_now(), upcoming=upcoming, series=series)
+        emit([occurrence_dict(e, o) for e, o in rows], as_json, events_table(rows))
 
 
 @event.command("show")
@@ -138,7 +181,10 @@ def event_show(app: AppContext, event_id: str, as_json: bool) -> None:
     Example: tracker event show cop12 --json
     """
     with session_scope(app.db_url) as session:
-        data = event_dict(get_event(session, event_id))
+        record = get_event(session, event_id)
+        data = event_dict(record)
+        if record.rrule:
+            data.update(recurrence_details(record, utc_now()))
         emit(data, as_json, details(data))
 
 

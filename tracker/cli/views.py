@@ -6,7 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from tracker.links import feed_url
+from tracker.records.events import LIST_HORIZON, event_occurrences
 from tracker.records.models import Deadline, Event, Member
+from tracker.records.recurrence import Occurrence
 from tracker.timeparse import iso_local, iso_utc
 
 
@@ -25,7 +27,29 @@ def event_dict(event: Event) -> dict[str, object]:
         "sequence": event.sequence, "created": iso_utc(event.created_at),
         "modified": iso_utc(event.modified_at),
         "deadlines": [d.id for d in sorted(event.deadlines, key=lambda d: d.due_utc)],
+        "repeat": event.rrule,
     }
+
+
+def occurrence_dict(event: Event, occ: Occurrence) -> dict[str, object]:
+    """One occurrence of an event as a list shows it: the event's fields at this occurrence's
+    times; `occurrence` is the date the rule gives it (what --on takes)."""
+    data = event_dict(event)
+    if not event.rrule:
+        return data
+    if event.all_day:
+        assert event.start_date and event.end_date
+        first = occ.start_utc.astimezone(ZoneInfo(event.tz)).date()
+        start, end = first.isoformat(), (first + (event.end_date - event.start_date)).isoformat()
+    else:
+        start, end = iso_local(occ.start_utc, event.tz), iso_local(occ.end_utc, event.tz)
+    data.update(
+        start=start, end=end, start_utc=iso_utc(occ.start_utc), end_utc=iso_utc(occ.end_utc),
+        status="cancelled" if occ.cancelled else event.status,
+        occurrence=occ.original.astimezone(ZoneInfo(event.tz)).date().isoformat(),
+        recurrence_id=iso_utc(occ.original), moved=occ.moved,
+    )
+    return data
 
 
 def deadline_dict(deadline: Deadline) -> dict[str, object]:
@@ -87,9 +111,50 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def events_table(events: list[Event]) -> str:
-    rows = [[e.id, event_when(e), e.tz, e.status, ",".join(e.series), e.title] for e in events]
-    return table(rows, ["ID", "WHEN (own zone)", "ZONE", "STATUS", "SERIES", "TITLE"])
+def recurrence_details(event: Event, now: datetime, shown: int = 5) -> dict[str, object]:
+    """`event show` of a recurring event: the next occurrences and the changed ones."""
+    coming = event_occurrences(event, window_start=now, window_end=now + LIST_HORIZON)
+    changes = []
+    for c in event.changes:
+        day = c.original_utc.astimezone(ZoneInfo(event.tz)).date().isoformat()
+        if c.cancelled:
+            changes.append(f"{day} cancelled")
+        elif c.start_utc is not None:
+            changes.append(f"{day} moved to {iso_local(c.start_utc, event.tz)}")
+    return {
+        "next": [iso_local(o.start_utc, event.tz) + (" (cancelled)" if o.cancelled else "")
+                 for o in coming[:shown]],
+        "changes": changes,
+    }
+
+
+def events_table(rows: list[tuple[Event, Occurrence]]) -> str:
+    """One line per occurrence; a recurring event's lines say which (`id@date`, + if moved)."""
+    lines = [[_occurrence_id(e, o), _occurrence_when(e, o), e.tz,
+              "cancelled" if o.cancelled else e.status, ",".join(e.series), e.title]
+             for e, o in rows]
+    return table(lines, ["ID", "WHEN (own zone)", "ZONE", "STATUS", "SERIES", "TITLE"])
+
+
+def _occurrence_id(event: Event, occ: Occurrence) -> str:
+    if not event.rrule:
+        return event.id
+    day = occ.original.astimezone(ZoneInfo(event.tz)).date().isoformat()
+    return f"{event.id}@{day}" + (" (moved)" if occ.moved else "")
+
+
+def _occurrence_when(event: Event, occ: Occurrence) -> str:
+    if not event.rrule:
+        return event_when(event)
+    if event.all_day:
+        assert event.start_date and event.end_date
+        first = occ.start_utc.astimezone(ZoneInfo(event.tz)).date()
+        last = first + (event.end_date - event.start_date)
+        if first == last:
+            return f"{first:%a %d %b %Y} (all day)"
+        return f"{first:%a %d %b %Y} - {last:%a %d %b %Y}"
+    end = occ.end_utc.astimezone(ZoneInfo(event.tz))
+    return f"{local_text(occ.start_utc, event.tz)}-{end:%H:%M}"
 
 
 def deadlines_table(deadlines: list[Deadline]) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,8 +25,9 @@ from tracker.records.checks import (
     slugify,
 )
 from tracker.records.deadlines import cancel_deadline
+from tracker.records import recurrence as rec
 from tracker.records.lookup import get_event, unique_id
-from tracker.records.models import Deadline, Event
+from tracker.records.models import Deadline, Event, OccurrenceChange
 
 DEFAULT_DURATION = timedelta(hours=1)
 
@@ -46,6 +48,9 @@ class EventInput:
     description: str | None = None
     visibility: str | None = None
     status: str | None = None
+    repeat: str | None = None  # a word or RRULE; "none" on edit makes it a single event
+    until: str | None = None
+    count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,9 +127,56 @@ def add_event(
         **_optional_fields(values),
     )
     _apply_span(event, span)
+    event.rrule = _rule(values, event)
+    _check_rule_start(event)
     session.add(event)
     session.flush()
     return event
+
+
+def _rule(values: EventInput, event: Event) -> str | None:
+    """The event's RRULE from --repeat/--until/--count (None: a single event)."""
+    if values.repeat is None or values.repeat.strip().lower() == "none":
+        if values.repeat is None and (values.until is not None or values.count is not None):
+            if event.rrule:
+                return _limit_rule(event.rrule, values, event)
+            raise TrackerError("repeat", "is needed with until or count, e.g. monthly")
+        return None
+    return _limit_rule(values.repeat, values, event)
+
+
+def _check_rule_start(event: Event) -> None:
+    """The start must be the rule's first occurrence (else calendars disagree about it)."""
+    if not event.rrule:
+        return
+    first = rec.first_at_or_after(event.rrule, tz=event.tz, start_utc=event.start_utc)
+    if first == event.start_utc:
+        return
+    start = f"{event.start_utc.astimezone(ZoneInfo(event.tz)):%a %d %b %Y %H:%M}"
+    if first is None:
+        raise TrackerError("repeat", f"'{event.rrule}' gives no occurrence from the start {start}")
+    raise TrackerError("start", f"{start} is not an occurrence of '{event.rrule}'; start on the "
+                                f"first one, {first.astimezone(ZoneInfo(event.tz)):%a %d %b %Y}")
+
+
+def _limit_rule(repeat: str, values: EventInput, event: Event) -> str:
+    until: datetime | date | None = None
+    if values.until is not None:
+        when = tp.parse_when(values.until, event.tz, "until")
+        if event.all_day:
+            if when.day is None:
+                raise TrackerError("until", "must be a date for an all-day event, e.g. 2027-12-31")
+            until = when.day
+        else:  # a date means up to the end of that day
+            until = (tp.start_of_day(when.day + timedelta(days=1), event.tz)
+                     - timedelta(seconds=1)) if when.day is not None else when.utc
+        first = event.start_date if event.all_day else event.start_utc
+        assert first is not None
+        if until < first:  # type: ignore[operator]  # same kinds on both sides
+            raise TrackerError("until", f"{values.until} is before the first occurrence; give a "
+                                        "later end")
+    return rec.make_rule(repeat, tz=event.tz, all_day=event.all_day, until=until,
+                         count=values.count)
 
 
 def _optional_fields(values: EventInput) -> dict[str, object]:
@@ -180,6 +232,10 @@ def edit_event(session: Session, event_id: str, values: EventInput, *, now: date
             all_day = event.all_day
         _apply_span(event, resolve_span(start, end, tz, all_day))
         event.tz = tz
+    if any(v is not None for v in (values.repeat, values.until, values.count)) or (
+            event.rrule and values.tz is not None):
+        event.rrule = _rule(values, event)
+    _check_rule_start(event)
     if values.series is not None:
         event.series = check_tags(values.series)
     if values.status is not None:
@@ -197,7 +253,23 @@ def edit_event(session: Session, event_id: str, values: EventInput, *, now: date
     if changed:
         event.sequence += 1
         event.modified_at = now
+        _drop_orphan_changes(event)
     return changed
+
+
+def _drop_orphan_changes(event: Event) -> None:
+    """Changes to occurrences the (new) rule no longer gives would be RECURRENCE-IDs that match
+    nothing; calendars ignore or mis-show those, so they go."""
+    if not event.changes:
+        return
+    if not event.rrule:
+        event.changes.clear()
+        return
+    kept = [c for c in event.changes if rec.find_occurrence(
+        event.rrule, tz=event.tz, start_utc=event.start_utc, end_utc=event.end_utc,
+        on=_local_day(c.original_utc, event.tz), rdates=rdates_of(event)) == c.original_utc]
+    if len(kept) != len(event.changes):
+        event.changes[:] = kept
 
 
 def _is_date(text: str, tz: str) -> bool:
@@ -214,10 +286,11 @@ def _shifted_end(event: Event, new_start: str, tz: str) -> str:
 
 
 def _snapshot(event: Event) -> dict[str, object]:
-    names = [f.name for f in fields(EventInput) if f.name not in ("start", "end")]
+    names = [f.name for f in fields(EventInput)
+             if f.name not in ("start", "end", "repeat", "until", "count")]
     snap = {n: getattr(event, n) for n in names}
     snap.update(start_utc=event.start_utc, end_utc=event.end_utc, start_date=event.start_date,
-                end_date=event.end_date, series=list(event.series))
+                end_date=event.end_date, series=list(event.series), repeat=event.rrule)
     return snap
 
 
@@ -237,6 +310,33 @@ def _cancel_deadlines(session: Session, event: Event, now: datetime) -> list[Dea
             for d in event.deadlines if d.status != "cancelled"]
 
 
+LIST_HORIZON = timedelta(days=366)  # how far ahead a list shows a rule that never ends
+
+
+def list_occurrences(
+    session: Session, *, now: datetime, upcoming: bool = False, series: str | None = None,
+    include_cancelled: bool = True, horizon: timedelta = LIST_HORIZON,
+) -> list[tuple[Event, rec.Occurrence]]:
+    """Every event as its occurrences, by start: a single event once, a recurring one once per
+    occurrence up to `now + horizon` (from `now` with `upcoming`, else from its first)."""
+    query = select(Event).order_by(Event.start_utc, Event.id)
+    if not include_cancelled:
+        query = query.where(Event.status != "cancelled")
+    rows: list[tuple[Event, rec.Occurrence]] = []
+    for event in session.scalars(query):
+        if series and series not in event.series:
+            continue
+        if not event.rrule:
+            if not upcoming or event.end_utc >= now:
+                rows += [(event, o) for o in event_occurrences(
+                    event, window_start=None, window_end=event.end_utc)]
+            continue
+        found = event_occurrences(event, window_start=now if upcoming else None,
+                                  window_end=now + horizon)
+        rows += [(event, o) for o in found if include_cancelled or not o.cancelled]
+    return sorted(rows, key=lambda r: (r[1].start_utc, r[0].id))
+
+
 def list_events(
     session: Session, *, now: datetime, upcoming: bool = False, series: str | None = None,
     include_cancelled: bool = True,
@@ -250,3 +350,120 @@ def list_events(
     if series:
         events = [e for e in events if series in e.series]
     return events
+
+
+# --- recurring events: occurrences, and changes to one of them ------------------------------
+
+def rdates_of(event: Event) -> list[datetime]:
+    return [datetime.fromisoformat(t) for t in event.rdates or []]
+
+
+def _local_day(utc: datetime, tz: str) -> date:
+    return utc.astimezone(ZoneInfo(tz)).date()
+
+
+def changes_of(event: Event) -> dict[datetime, rec.Change]:
+    return {c.original_utc: rec.Change(c.original_utc, c.cancelled, c.start_utc, c.end_utc)
+            for c in event.changes}
+
+
+def event_occurrences(
+    event: Event, *, window_start: datetime | None, window_end: datetime,
+) -> list[rec.Occurrence]:
+    """The event's occurrences overlapping the window (a single event: itself, if it does).
+
+    A cancelled event's occurrences are all cancelled.
+    """
+    if not event.rrule:
+        found = [rec.Occurrence(event.start_utc, event.start_utc, event.end_utc,
+                                event.status == "cancelled")]
+    else:
+        found = rec.occurrences(
+            event.rrule, tz=event.tz, start_utc=event.start_utc, end_utc=event.end_utc,
+            rdates=rdates_of(event), changes=changes_of(event), window_start=window_start,
+            window_end=window_end)
+        if event.status == "cancelled":
+            found = [replace(o, cancelled=True) for o in found]
+    lo = window_start or event.start_utc
+    return [o for o in found if o.end_utc > lo and o.start_utc < window_end]
+
+
+def occurrence_on(event: Event, on: str) -> datetime:
+    """The original instant of the occurrence on `on` (a date, or a WHEN on that date)."""
+    if not event.rrule:
+        raise TrackerError("on", f"'{event.id}' is not a recurring event; edit or cancel it "
+                                 "as a whole")
+    when = tp.parse_when(on, event.tz, "on")
+    day = when.day if when.day is not None else _local_day(when.utc, event.tz)  # type: ignore[arg-type]
+    original = rec.find_occurrence(event.rrule, tz=event.tz, start_utc=event.start_utc,
+                                   end_utc=event.end_utc, on=day, rdates=rdates_of(event))
+    if original is None:
+        raise TrackerError("on", f"'{event.id}' has no occurrence on {day:%a %d %b %Y}; give "
+                                 "the date of one (event show lists them)")
+    return original
+
+
+def _change(event: Event, original: datetime, now: datetime) -> OccurrenceChange:
+    for change in event.changes:
+        if change.original_utc == original:
+            return change
+    change = OccurrenceChange(original_utc=original, cancelled=False, modified_at=now)
+    event.changes.append(change)
+    return change
+
+
+def _touch(event: Event, now: datetime) -> None:
+    event.sequence += 1
+    event.modified_at = now
+
+
+def cancel_occurrence(session: Session, event_id: str, on: str, *, now: datetime) -> datetime:
+    """Cancel one occurrence (published as an EXDATE); returns its original instant."""
+    event = get_event(session, event_id)
+    original = occurrence_on(event, on)
+    change = _change(event, original, now)
+    if change.cancelled:
+        raise TrackerError("on", f"the occurrence of '{event_id}' on "
+                                 f"{_local_day(original, event.tz):%d %b %Y} is already cancelled")
+    change.cancelled, change.start_utc, change.end_utc = True, None, None
+    change.modified_at = now
+    _touch(event, now)
+    return original
+
+
+def move_occurrence(
+    session: Session, event_id: str, on: str, start: str | None, end: str | None, *,
+    now: datetime,
+) -> rec.Occurrence:
+    """Move (or restore) one occurrence: a RECURRENCE-ID override in feeds.
+
+    `start` may be a time alone ('16:00': the same day) or a WHEN; without `end` the occurrence
+    keeps its length. Moving it back to where the rule puts it removes the change.
+    """
+    event = get_event(session, event_id)
+    original = occurrence_on(event, on)
+    duration = event.end_utc - event.start_utc
+    day = _local_day(original, event.tz)
+    start_text = start or tp.wall_time(original, event.tz)
+    if event.all_day:
+        start_text = start or day.isoformat()
+    elif tp.parse_time_of_day(start_text) is not None:
+        clock = tp.parse_time_of_day(start_text)
+        start_text = f"{day.isoformat()}T{clock:%H:%M}"
+    if end is None:
+        when = tp.parse_when(start_text, event.tz, "start")
+        if when.utc is not None:
+            end = tp.wall_time(when.utc + duration, event.tz)
+        elif when.day is not None:
+            assert event.start_date and event.end_date
+            end = (when.day + (event.end_date - event.start_date)).isoformat()
+    span = resolve_span(start_text, end, event.tz, event.all_day)
+    change = _change(event, original, now)
+    if change.cancelled:
+        raise TrackerError("on", "that occurrence is cancelled; it cannot be moved")
+    if (span.start_utc, span.end_utc) == (original, original + duration):
+        event.changes.remove(change)  # back where the rule puts it
+    else:
+        change.start_utc, change.end_utc, change.modified_at = span.start_utc, span.end_utc, now
+    _touch(event, now)
+    return rec.Occurrence(original, span.start_utc, span.end_utc, moved=True)

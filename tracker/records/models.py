@@ -41,8 +41,34 @@ class Event(Base):
     created_at: Mapped[datetime]
     modified_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+    # Recurring: RFC 5545 RRULE text (None: a single event), expanded in `tz` from start_utc
+    # (tracker.records.recurrence); extra occurrences (RDATE) as UTC ISO instants.
+    rrule: Mapped[str | None] = mapped_column(Text)
+    rdates: Mapped[list[str]] = mapped_column(default=list)
 
     deadlines: Mapped[list[Deadline]] = relationship(back_populates="event")
+    changes: Mapped[list[OccurrenceChange]] = relationship(
+        back_populates="event", cascade="all, delete-orphan",
+        order_by="OccurrenceChange.original_utc",
+    )
+
+
+class OccurrenceChange(Base):
+    """One occurrence of a recurring event cancelled or moved, keyed by the instant the rule
+    gives it (the RECURRENCE-ID); the event's SEQUENCE grows with every such change."""
+
+    __tablename__ = "occurrence_changes"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
+    original_utc: Mapped[datetime] = mapped_column(primary_key=True)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    start_utc: Mapped[datetime | None]  # moved: the new times
+    end_utc: Mapped[datetime | None]
+    modified_at: Mapped[datetime]
+
+    event: Mapped[Event] = relationship(back_populates="changes")
 
 
 class Deadline(Base):
