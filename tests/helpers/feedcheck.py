@@ -106,3 +106,72 @@ def read_all(path: Path) -> dict[str, Instants]:
         assert a[uid].status == b[uid].status == c[uid].status, uid
         assert a[uid].sequence == b[uid].sequence == (c[uid].sequence or 0), uid
     return a
+
+
+# --- Recurring events: every parser expands RRULE/RDATE/EXDATE/RECURRENCE-ID itself ----------
+
+ICALJS_OCCURRENCES = Path(__file__).with_name("icaljs_occurrences.mjs")
+
+
+@dataclass(frozen=True, order=True)
+class Occ:
+    """One occurrence as a reader expands it: UID, start, end (UTC instants or dates)."""
+
+    uid: str
+    start: datetime | date
+    end: datetime | date
+
+
+def _sort_key(o: Occ) -> tuple[str, str]:
+    return (o.uid, o.start.isoformat())
+
+
+def _overlaps(o: Occ, lo: datetime, hi: datetime) -> bool:
+    if isinstance(o.start, datetime) and isinstance(o.end, datetime):
+        return o.start < hi and o.end > lo
+    return True
+
+
+def occurrences_icalendar(data: bytes, lo: datetime, hi: datetime) -> list[Occ]:
+    """icalendar + recurring-ical-events (the expansion library built on it)."""
+    import recurring_ical_events
+
+    cal = icalendar.Calendar.from_ical(data)
+    found = [Occ(str(ev["UID"]), _norm(ev["DTSTART"].dt), _norm(ev["DTEND"].dt))  # type: ignore[arg-type]
+             for ev in recurring_ical_events.of(cal).between(lo, hi)
+             if str(ev.get("STATUS", "")) != "CANCELLED"]
+    return sorted((o for o in found if _overlaps(o, lo, hi)), key=_sort_key)
+
+
+def occurrences_ical(data: bytes, lo: datetime, hi: datetime) -> list[Occ]:
+    """The strict `ical` package's timeline (it relates RECURRENCE-ID overrides itself)."""
+    cal = IcsCalendarStream.calendar_from_ics(data.decode("utf-8"))
+    found = []
+    for ev in cal.timeline_tz(UTC).overlapping(lo, hi):
+        if ev.status is not None and ev.status.value == "CANCELLED":
+            continue
+        assert ev.uid is not None
+        found.append(Occ(ev.uid, _norm(ev.dtstart), _norm(ev.dtend)))  # type: ignore[arg-type]
+    return sorted((o for o in found if _overlaps(o, lo, hi)), key=_sort_key)
+
+
+def occurrences_icaljs(path: Path, lo: datetime, hi: datetime) -> list[Occ]:
+    proc = subprocess.run(
+        [node_path(), str(ICALJS_OCCURRENCES), str(path.resolve()), lo.isoformat(), hi.isoformat()],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    found = [Occ(o["uid"], _js(o["start"]), _js(o["end"]))  # type: ignore[arg-type]
+             for o in json.loads(proc.stdout) if o["status"] != "CANCELLED"]
+    return sorted((o for o in found if _overlaps(o, lo, hi)), key=_sort_key)
+
+
+def occurrences_all(path: Path, lo: datetime, hi: datetime) -> list[Occ]:
+    """Expand with all three readers, assert they agree occurrence by occurrence."""
+    data = path.read_bytes()
+    a = occurrences_icalendar(data, lo, hi)
+    b = occurrences_ical(data, lo, hi)
+    c = occurrences_icaljs(path, lo, hi)
+    assert a == b, (set(a) ^ set(b))
+    assert a == c, (set(a) ^ set(c))
+    return a

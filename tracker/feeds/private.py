@@ -36,6 +36,7 @@ from tracker.feeds.rows import (
     item_rows,
     member_items,
     private_feed_title,
+    row_changes,
 )
 
 
@@ -134,6 +135,7 @@ class PrivateFeeds:
         if changed:
             many = len(changed) > 1000
             rows = item_rows(session, VISIBLE_TO_MEMBERS, uids=None if many else changed)
+            recurring = row_changes(session, [r.uid for d, r in rows if not d and r.rrule])
             rendered = VeventCache(feedcache.load(session) if many else {
                 u: (self.entries[u].fingerprint, self.entries[u].text)
                 for u in changed if u in self.entries})
@@ -146,7 +148,7 @@ class PrivateFeeds:
                 key = raw.get((is_deadline, row.uid))
                 if row.uid not in changed or key is None:
                     continue
-                item = item_from_row(is_deadline, row)
+                item = item_from_row(is_deadline, row, recurring.get(row.uid, ()))
                 self.entries[item.uid] = _Entry(
                     key, item.uid, item.start_utc, frozenset(item.series), item.fingerprint,
                     rendered.text(item), hidden_from(item, self.settings), zones_used([item]))

@@ -12,6 +12,9 @@ Choices a subscriber will notice:
   deadline kind; absent on events), X-TRACKER-OPENS / X-TRACKER-OPENS-DATE (window opening),
   X-TRACKER-DUE-DATE (due "on a date"), X-TRACKER-EMAIL, X-TRACKER-MODE (event mode), X-TRACKER-TZ (zone of an all-day
   event).
+- A recurring event is one VEVENT with RRULE (UNTIL in UTC), RDATE and EXDATE (one value per
+  line: ical.js reads only the first of a multi-valued line in places) in the event's zone,
+  followed by one VEVENT per moved occurrence with the same UID and a RECURRENCE-ID.
 - Each VEVENT's text is rendered once per change: `VeventCache` keys it by UID and a
   fingerprint of everything it shows, so publishing 30,000 unchanged items is a concatenation.
 """
@@ -29,14 +32,15 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar
 from icalendar import Event as VEvent
-from icalendar.prop import vDuration
+from icalendar.prop import vDuration, vRecur
 
 from tracker.config import Config
 from tracker.errors import TrackerError
 from tracker.feeds.vtimezone import vtimezone_text
+from tracker.records.recurrence import Change, last_year
 from tracker.timeparse import start_of_day
 
-RENDER_VERSION = "2"  # bump when the VEVENT layout changes: every cached text is re-rendered
+RENDER_VERSION = "3"  # bump when the VEVENT layout changes: every cached text is re-rendered
 PRODID = "-//Alliance NGO tracker//tracker feeds 1.0//EN"
 DEADLINE_MINUTES = 15
 ALARM_BEFORE = timedelta(days=1)
@@ -94,6 +98,11 @@ class FeedItem:
     modified_at: datetime
     cancelled_at: datetime | None
     extra: tuple[tuple[str, str], ...] = ()  # X-TRACKER-* properties
+    rrule: str = ""  # recurring events: the RRULE text
+    rdates: tuple[datetime, ...] = ()
+    exdates: tuple[datetime, ...] = ()  # originals of cancelled occurrences
+    overrides: tuple[tuple[datetime, datetime, datetime], ...] = ()  # (original, start, end)
+    last_year: int | None = None  # last local year an occurrence can fall in
 
     @property
     def is_deadline(self) -> bool:
@@ -145,6 +154,10 @@ class EventLike(Protocol):
     def modified_at(self) -> datetime: ...
     @property
     def cancelled_at(self) -> datetime | None: ...
+    @property
+    def rrule(self) -> str | None: ...
+    @property
+    def rdates(self) -> Sequence[str] | None: ...
 
 
 class TitleLike(Protocol):
@@ -200,12 +213,25 @@ class DeadlineLike(Protocol):
     def event(self) -> TitleLike | None: ...
 
 
-def item_from_event(ev: EventLike) -> FeedItem:
-    """Snapshot an Event for rendering."""
+def item_from_event(ev: EventLike, changes: Iterable[Change] = ()) -> FeedItem:
+    """Snapshot an Event (with the changes to its occurrences, if recurring) for rendering."""
     end_date = ev.end_date + timedelta(days=1) if ev.all_day and ev.end_date else None
     extra: tuple[tuple[str, str], ...] = (("X-TRACKER-MODE", ev.mode),) if ev.mode else ()
     if ev.all_day:  # VALUE=DATE has no TZID; keep the zone for a faithful re-import
         extra += (("X-TRACKER-TZ", ev.tz),)
+    recurring: dict[str, object] = {}
+    if ev.rrule:
+        rdates = tuple(sorted(datetime.fromisoformat(t) for t in ev.rdates or ()))
+        done = sorted(changes, key=lambda c: c.original)
+        moved = tuple((c.original, c.start_utc or c.original,
+                       c.end_utc or (c.start_utc or c.original) + (ev.end_utc - ev.start_utc))
+                      for c in done if not c.cancelled and c.start_utc is not None)
+        years = [last_year(ev.rrule, tz=ev.tz, start_utc=ev.start_utc, rdates=rdates)]
+        years += [m[2].astimezone(ZoneInfo(ev.tz)).year for m in moved]
+        recurring = {
+            "rrule": ev.rrule, "rdates": rdates, "overrides": moved, "last_year": max(years),
+            "exdates": tuple(c.original for c in done if c.cancelled),
+        }
     return FeedItem(
         uid=ev.uid, kind="event", title=ev.title, tz=ev.tz, start_utc=ev.start_utc,
         end_utc=ev.end_utc, all_day=ev.all_day, start_date=ev.start_date if ev.all_day else None,
@@ -213,6 +239,7 @@ def item_from_event(ev: EventLike) -> FeedItem:
         description=ev.description or "", status=ev.status.upper(), visibility=ev.visibility,
         series=tuple(ev.series or ()), sequence=ev.sequence, created_at=ev.created_at,
         modified_at=ev.modified_at, cancelled_at=ev.cancelled_at, extra=extra,
+        **recurring,  # type: ignore[arg-type]  # the keys and types of the fields above
     )
 
 
@@ -268,17 +295,43 @@ def _local_text(utc: datetime, tz: str) -> str:
 
 
 def render_vevent(item: FeedItem) -> str:
-    """One VEVENT as text (CRLF line ends, folded at 75 octets, escaped by icalendar)."""
+    """One VEVENT as text (CRLF line ends, folded at 75 octets, escaped by icalendar); a
+    recurring event's text also holds one VEVENT per moved occurrence."""
+    ev = _vevent(item, item.start_utc, item.end_utc)
+    if item.rrule:
+        ev.add("RRULE", vRecur.from_ical(item.rrule))
+        for extra in item.rdates:
+            ev.add("RDATE", _feed_time(item, extra))
+        for original in item.exdates:
+            ev.add("EXDATE", _feed_time(item, original))
+    ical: bytes = ev.to_ical()  # icalendar leaves to_ical's return type unannotated
+    texts = [ical.decode("utf-8")]
+    for original, start, end in item.overrides:
+        moved = _vevent(item, start, end)
+        moved.add("RECURRENCE-ID", _feed_time(item, original))
+        ical = moved.to_ical()
+        texts.append(ical.decode("utf-8"))
+    return "".join(texts)
+
+
+def _feed_time(item: FeedItem, utc: datetime) -> datetime | date:
+    """An instant as DTSTART shows it: local time in the item's zone, or its date (all-day)."""
+    local = utc.astimezone(ZoneInfo(item.tz))
+    return local.date() if item.all_day else local
+
+
+def _vevent(item: FeedItem, start_utc: datetime, end_utc: datetime) -> VEvent:
     ev = VEvent()
     ev.add("UID", item.uid)
     ev.add("SUMMARY", item.title)
     if item.all_day and item.start_date and item.end_date:
-        ev.add("DTSTART", item.start_date)
-        ev.add("DTEND", item.end_date)
+        first = _feed_time(item, start_utc)
+        ev.add("DTSTART", first)
+        ev.add("DTEND", first + (item.end_date - item.start_date))
     else:
         zone = ZoneInfo(item.tz)
-        ev.add("DTSTART", item.start_utc.astimezone(zone))
-        ev.add("DTEND", item.end_utc.astimezone(zone))
+        ev.add("DTSTART", start_utc.astimezone(zone))
+        ev.add("DTEND", end_utc.astimezone(zone))
     ev.add("DTSTAMP", item.modified_at)
     ev.add("CREATED", item.created_at)
     ev.add("LAST-MODIFIED", item.modified_at)
@@ -303,8 +356,7 @@ def render_vevent(item: FeedItem) -> str:
         alarm.add("DESCRIPTION", f"Deadline tomorrow: {item.title}")
         alarm.add("TRIGGER", vDuration(-ALARM_BEFORE))
         ev.add_component(alarm)
-    ical: bytes = ev.to_ical()  # icalendar leaves to_ical's return type unannotated
-    return ical.decode("utf-8")
+    return ev
 
 
 @dataclass
@@ -402,7 +454,7 @@ def zones_used(items: Iterable[FeedItem]) -> dict[str, tuple[int, int]]:
             continue
         zone = ZoneInfo(item.tz)
         lo = item.start_utc.astimezone(zone).year
-        hi = item.end_utc.astimezone(zone).year
+        hi = max(item.end_utc.astimezone(zone).year, item.last_year or 0)
         old = years.get(item.tz)
         years[item.tz] = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
     return years

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.types import NullType
 
 from tracker.feeds.render import FeedItem, FeedSettings, item_from_deadline, item_from_event
-from tracker.records.models import Deadline, Event, Member
+from tracker.records.models import Deadline, Event, Member, OccurrenceChange
+from tracker.records.recurrence import Change
 
 VISIBLE_TO_MEMBERS = ("public", "members")
 AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"  # a Core row of any columns
@@ -23,11 +24,30 @@ AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"  # a Core row of any columns
 def load_items(session: Session, visibilities: Iterable[str] = ("public",)) -> list[FeedItem]:
     """Snapshot every event and deadline of the given visibilities (all statuses)."""
     vis = tuple(visibilities)
-    events = session.scalars(select(Event).where(Event.visibility.in_(vis)))
+    events = session.scalars(
+        select(Event).where(Event.visibility.in_(vis)).options(selectinload(Event.changes))
+    )
     deadlines = session.scalars(
         select(Deadline).where(Deadline.visibility.in_(vis)).options(selectinload(Deadline.event))
     )
-    return [item_from_event(e) for e in events] + [item_from_deadline(d) for d in deadlines]
+    return [item_from_event(e, map(_change, e.changes)) for e in events] + [
+        item_from_deadline(d) for d in deadlines]
+
+
+def _change(c: OccurrenceChange) -> Change:
+    return Change(c.original_utc, c.cancelled, c.start_utc, c.end_utc)
+
+
+def row_changes(session: Session, uids: Iterable[str]) -> dict[str, list[Change]]:
+    """Changed occurrences of the recurring events with these UIDs, by UID."""
+    wanted = sorted(set(uids))
+    found: dict[str, list[Change]] = {}
+    for i in range(0, len(wanted), 500):
+        query = (select(Event.uid, OccurrenceChange).join(OccurrenceChange.event)
+                 .where(Event.uid.in_(wanted[i : i + 500])))
+        for uid, change in session.execute(query):
+            found.setdefault(uid, []).append(_change(change))
+    return found
 
 
 def find_member(session: Session, token: str) -> Member | None:
@@ -55,7 +75,7 @@ EVENT_COLUMNS = {c.key: c for c in (
     Event.uid, Event.title, Event.tz, Event.start_utc, Event.end_utc, Event.all_day,
     Event.start_date, Event.end_date, Event.location, Event.mode, Event.url, Event.description,
     Event.status, Event.visibility, Event.series, Event.sequence, Event.created_at,
-    Event.modified_at, Event.cancelled_at)}
+    Event.modified_at, Event.cancelled_at, Event.rrule, Event.rdates)}
 DEADLINE_COLUMNS = {c.key: c for c in (
     Deadline.uid, Deadline.title, Deadline.kind, Deadline.tz, Deadline.due_utc, Deadline.due_date,
     Deadline.opens_utc, Deadline.opens_date, Deadline.instructions, Deadline.url, Deadline.email,
@@ -100,11 +120,12 @@ def _deadline_view(row: AnyRow) -> SimpleNamespace:
     return view
 
 
-def item_from_row(is_deadline: bool, row: AnyRow) -> FeedItem:
-    """The FeedItem of a row from `item_rows` (equal to the one built from the ORM object)."""
+def item_from_row(is_deadline: bool, row: AnyRow, changes: Iterable[Change] = ()) -> FeedItem:
+    """The FeedItem of a row from `item_rows` (equal to the one built from the ORM object);
+    `changes`: a recurring event's changed occurrences (`row_changes`)."""
     if is_deadline:
         return item_from_deadline(_deadline_view(row))
-    return item_from_event(row)
+    return item_from_event(row, changes)
 
 
 @dataclass(frozen=True)

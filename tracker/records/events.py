@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from tracker import timeparse as tp
 from tracker.errors import Conflict, TrackerError
+from tracker.records import recurrence as rec
 from tracker.records.checks import (
     EVENT_STATUSES,
     MODES,
@@ -25,7 +26,6 @@ from tracker.records.checks import (
     slugify,
 )
 from tracker.records.deadlines import cancel_deadline
-from tracker.records import recurrence as rec
 from tracker.records.lookup import get_event, unique_id
 from tracker.records.models import Deadline, Event, OccurrenceChange
 
@@ -311,6 +311,7 @@ def _cancel_deadlines(session: Session, event: Event, now: datetime) -> list[Dea
 
 
 LIST_HORIZON = timedelta(days=366)  # how far ahead a list shows a rule that never ends
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def list_occurrences(
@@ -318,7 +319,8 @@ def list_occurrences(
     include_cancelled: bool = True, horizon: timedelta = LIST_HORIZON,
 ) -> list[tuple[Event, rec.Occurrence]]:
     """Every event as its occurrences, by start: a single event once, a recurring one once per
-    occurrence up to `now + horizon` (from `now` with `upcoming`, else from its first)."""
+    occurrence (from `now` with `upcoming`, else from its first); a rule that never ends is
+    shown up to `now + horizon`."""
     query = select(Event).order_by(Event.start_utc, Event.id)
     if not include_cancelled:
         query = query.where(Event.status != "cancelled")
@@ -331,8 +333,8 @@ def list_occurrences(
                 rows += [(event, o) for o in event_occurrences(
                     event, window_start=None, window_end=event.end_utc)]
             continue
-        found = event_occurrences(event, window_start=now if upcoming else None,
-                                  window_end=now + horizon)
+        end = now + horizon if not rec.is_bounded(event.rrule) else FAR_FUTURE
+        found = event_occurrences(event, window_start=now if upcoming else None, window_end=end)
         rows += [(event, o) for o in found if include_cancelled or not o.cancelled]
     return sorted(rows, key=lambda r: (r[1].start_utc, r[0].id))
 

@@ -83,6 +83,7 @@ def make_rule(
                                   f"accepted: {ACCEPTED}")
     if "UNTIL" in parts and until is None:
         parts["UNTIL"] = [_until_value(parts["UNTIL"][0], tz, all_day)]
+    _check_ranges(parts, field)
     if until is not None and count is not None:
         raise TrackerError("count", "give either an end (until) or a count, not both")
     if until is not None:
@@ -95,10 +96,30 @@ def make_rule(
         parts["COUNT"] = [count]
     if "UNTIL" in parts and "COUNT" in parts:
         raise TrackerError(field, "has both UNTIL and COUNT; RFC 5545 allows one of them")
-    rule: bytes = vRecur(parts).to_ical()  # icalendar leaves to_ical unannotated
+    rule: bytes = vRecur(parts).to_ical()  # type: ignore[no-untyped-call]  # unannotated
     normal = rule.decode("ascii")
     check_rule(normal, field)
     return normal
+
+
+RANGES = {"BYMONTH": 12, "BYMONTHDAY": 31, "BYYEARDAY": 366, "BYWEEKNO": 53, "BYSETPOS": 366,
+          "BYHOUR": 23, "BYMINUTE": 59, "BYSECOND": 60}
+
+
+def _check_ranges(parts: vRecur, field: str) -> None:
+    """RFC 5545's bounds on BY* numbers (dateutil accepts BYMONTHDAY=40 and yields nothing)."""
+    for key, top in RANGES.items():
+        for value in parts.get(key, []):
+            number = int(value)
+            low = 0 if key in ("BYHOUR", "BYMINUTE", "BYSECOND") else -top
+            if not low <= number <= top or (number == 0 and low < 0) or (
+                    key == "BYMONTH" and number < 1):
+                raise TrackerError(field, f"{key}={number} is out of range; accepted: {ACCEPTED}")
+    monthly = str(parts.get("FREQ", [""])[0]).upper() == "MONTHLY"
+    for day in parts.get("BYDAY", []):
+        digits = str(day)[:-2]
+        if digits not in ("", "+", "-") and not 1 <= abs(int(digits)) <= (5 if monthly else 53):
+            raise TrackerError(field, f"BYDAY={day} is out of range; accepted: {ACCEPTED}")
 
 
 def _until_value(value: object, tz: str, all_day: bool) -> datetime | date:
@@ -142,8 +163,8 @@ def _rule_text_for(rule: str, dtstart: datetime) -> str:
 
 
 def _rruleset(rule: str, dtstart: datetime, rdates: Iterable[datetime]) -> du.rruleset:
-    rules = du.rruleset()
-    rules.rrule(du.rrulestr(_rule_text_for(rule, dtstart), dtstart=dtstart))
+    rules = du.rrulestr(_rule_text_for(rule, dtstart), dtstart=dtstart, forceset=True)
+    assert isinstance(rules, du.rruleset)
     for extra in rdates:
         rules.rdate(extra.astimezone(dtstart.tzinfo))
     return rules
