@@ -42,9 +42,10 @@ def events_by_uid(cli: Cli) -> dict[str, dict]:
 
 def test_google_file_with_x_wr_timezone(cli: Cli) -> None:
     out = cli.ok("import", "ics", str(GOOGLE), "--series", "csw").output
-    assert "5 added, 0 updated, 0 unchanged, 1 skipped" in out
-    assert "recurring" in out  # the note about the RRULE item (on stderr)
+    assert "6 added, 0 updated, 0 unchanged, 0 skipped" in out
     got = events_by_uid(cli)
+    monthly = got["monthly-informal@google.com"]  # recurring, floating in X-WR-TIMEZONE
+    assert monthly["repeat"] == "FREQ=MONTHLY;BYDAY=3TH" and monthly["tz"] == "America/New_York"
     before = got["7kukuqrfedlm2f9t6i5o2dqvjb@google.com"]
     after = got["1l3tqk7v0b6ue9e2c0c1h5l3ab@google.com"]
     assert before["tz"] == after["tz"] == "America/New_York"
@@ -69,13 +70,13 @@ def test_reimport_updates_instead_of_duplicating(cli: Cli, tmp_path: Path) -> No
     cli.ok("import", "ics", str(GOOGLE))
     first = events_by_uid(cli)
     again = cli.ok("import", "ics", str(GOOGLE)).output
-    assert "0 added, 0 updated, 5 unchanged, 1 skipped" in again
+    assert "0 added, 0 updated, 6 unchanged, 0 skipped" in again
     assert events_by_uid(cli) == first
     moved = tmp_path / "moved.ics"
     moved.write_bytes(GOOGLE.read_bytes().replace(b"DTSTART:20241104T090000",
                                                   b"DTSTART:20241104T083000"))
     out = cli.ok("import", "ics", str(moved)).output
-    assert "0 added, 1 updated, 4 unchanged, 1 skipped" in out
+    assert "0 added, 1 updated, 5 unchanged, 0 skipped" in out
     now = events_by_uid(cli)
     uid = "1l3tqk7v0b6ue9e2c0c1h5l3ab@google.com"
     assert now[uid]["start_utc"] == "2024-11-04T13:30:00Z"
@@ -190,7 +191,7 @@ def test_older_copy_is_skipped(tmp_path: Path, sqlite_url: str) -> None:
 def test_unknown_tzid_is_skipped_with_a_note(config: object, tmp_path: Path) -> None:
     text = GOOGLE.read_bytes().replace(b"TZID=America/Halifax", b"TZID=Atlantis Standard Time")
     report = import_file(config, _write(tmp_path, "x.ics", text), [], NOW)  # type: ignore[arg-type]
-    assert report.added == 4 and report.skipped == 2
+    assert report.added == 5 and report.skipped == 1
     assert any("Atlantis Standard Time" in n for n in report.notes)
 
 

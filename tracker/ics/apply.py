@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -31,7 +31,7 @@ from tracker.records.checks import (
     check_url,
     check_window,
 )
-from tracker.records.models import Deadline, Event
+from tracker.records.models import Deadline, Event, OccurrenceChange
 
 
 @dataclass
@@ -159,7 +159,21 @@ def _values(item: Incoming) -> dict[str, object]:
         "description": check_text(item.description, "description"),
         "status": check_choice(item.status, EVENT_STATUSES, "status"),
         "mode": check_choice(item.mode, MODES, "mode"),
+        "rrule": item.rrule, "rdates": [t.astimezone(UTC).isoformat() for t in item.rdates],
     }
+
+
+def _same_changes(event: Event, item: Incoming) -> bool:
+    ours = [(c.original_utc, c.cancelled, c.start_utc, c.end_utc) for c in event.changes]
+    theirs = [(c.original, c.cancelled, c.start_utc, c.end_utc) for c in item.changes]
+    return sorted(ours) == sorted(theirs)
+
+
+def _set_changes(event: Event, item: Incoming, now: datetime) -> None:
+    event.changes[:] = [
+        OccurrenceChange(original_utc=c.original, cancelled=c.cancelled, start_utc=c.start_utc,
+                         end_utc=c.end_utc, modified_at=now)
+        for c in item.changes]
 
 
 def _update(existing: Event | Deadline, item: Incoming, now: datetime) -> bool:
@@ -170,8 +184,11 @@ def _update(existing: Event | Deadline, item: Incoming, now: datetime) -> bool:
     changed = [k for k, v in values.items() if getattr(existing, k) != v]
     current_series = existing.all_series if isinstance(existing, Deadline) else existing.series
     series_changed = list(current_series) != item.series
-    if not changed and not series_changed:
+    occurrences_changed = isinstance(existing, Event) and not _same_changes(existing, item)
+    if not changed and not series_changed and not occurrences_changed:
         return False
+    if isinstance(existing, Event) and occurrences_changed:
+        _set_changes(existing, item, now)
     for name in changed:
         setattr(existing, name, values[name])
     if series_changed:
@@ -187,11 +204,13 @@ def _update(existing: Event | Deadline, item: Incoming, now: datetime) -> bool:
 
 
 def _new_event(item: Incoming, now: datetime) -> Event:
-    return Event(
+    event = Event(
         id=item.new_id(), uid=item.uid, series=item.series, sequence=item.sequence,
         created_at=now, modified_at=now, cancelled_at=now if item.status == "cancelled" else None,
         **_values(item),
     )
+    _set_changes(event, item, now)
+    return event
 
 
 def _new_deadline(item: Incoming, now: datetime) -> Deadline:

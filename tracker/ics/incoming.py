@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from tracker.records.checks import slugify
+from tracker.records.recurrence import Change
 
 # The records' field names as an .ics file spells them, for messages that point into the file.
 PROPERTIES = {
@@ -14,7 +15,7 @@ PROPERTIES = {
     "location": "LOCATION", "url": "URL", "description": "DESCRIPTION", "notes": "DESCRIPTION",
     "status": "STATUS", "visibility": "CLASS", "series": "CATEGORIES", "tz": "TZID",
     "mode": "X-TRACKER-MODE", "kind": "X-TRACKER-KIND", "email": "X-TRACKER-EMAIL",
-    "opens": "X-TRACKER-OPENS",
+    "opens": "X-TRACKER-OPENS", "repeat": "RRULE",
 }
 
 
@@ -49,6 +50,9 @@ class Incoming:
     opens_date: date | None = None
     due_date: date | None = None
     email: str = ""
+    rrule: str | None = None  # recurring events: RRULE text, extra dates, changed occurrences
+    rdates: list[datetime] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
 
     @property
     def is_deadline(self) -> bool:

@@ -11,7 +11,12 @@ Rules (documented in the README):
 - All-day items (VALUE=DATE) stay all-day; DTEND is exclusive in iCalendar, inclusive here.
 - Our own deadlines come back as deadlines: feeds write X-TRACKER-KIND (the deadline kind) and
   X-TRACKER-OPENS/-OPENS-DATE/-DUE-DATE, and the description footer is dropped again.
-- Recurring items (RRULE/RDATE) and overrides (RECURRENCE-ID) are skipped with a note.
+- Recurring items come in as recurring events: RRULE (checked and normalised, UNTIL in UTC),
+  RDATE (extra occurrences), EXDATE and cancelled instances (STATUS:CANCELLED with a
+  RECURRENCE-ID) as cancelled occurrences, other RECURRENCE-ID instances as moved occurrences
+  (their times only; a different title or place of one instance is not kept). A rule we do
+  not support (FREQ=HOURLY, RDATE periods), an override without its series or one that
+  matches no occurrence is skipped with a note. A recurring deadline is skipped.
 - New items get ids made from the title plus a hash of the UID ("cop12-plenary-3f2a1c").
 - The file is parsed completely before anything is written, and written in one transaction:
   a malformed file changes nothing and exits 2 with one line.
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 import icalendar
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
@@ -31,6 +36,7 @@ from tracker.config import KINDS
 from tracker.errors import TrackerError
 from tracker.feeds.render import split_description
 from tracker.ics.incoming import Incoming, in_file_words
+from tracker.records import recurrence as rec
 from tracker.records.checks import check_tags, slugify
 from tracker.records.events import DEFAULT_DURATION
 
@@ -54,6 +60,7 @@ def parse_ics(
     floating_tz = fallback or default_tz
     items: list[Incoming] = []
     notes: list[str] = []
+    overrides: list[tuple[str, Incoming, datetime]] = []
     for n, vevent in enumerate(cal.walk("VEVENT"), start=1):
         uid = str(vevent.get("UID", "")).strip()
         where = f"{name}: VEVENT {uid}" if uid else f"{name}: VEVENT #{n}"
@@ -62,12 +69,16 @@ def parse_ics(
             raise TrackerError(str(prop), f"is malformed ({problem})", where)
         try:
             item = _read_vevent(vevent, floating_tz, series)
+            if "RECURRENCE-ID" in vevent:
+                overrides.append((where, item, _original(vevent, item)))
+                continue
         except TrackerError as exc:
             raise exc.at(where, in_file_words(exc.field)) from None
         except _Skip as skip:
             notes.append(f"skipped {where}: {skip}")
             continue
         items.append(item)
+    notes += _attach_overrides(items, overrides)
     if not items and not notes:
         raise TrackerError(name, "contains no VEVENT to import")
     return items, notes
@@ -103,8 +114,6 @@ def _iana_zones() -> set[str]:
 
 
 def _read_vevent(ev: icalendar.cal.Component, floating_tz: str, series: list[str]) -> Incoming:
-    if "RRULE" in ev or "RDATE" in ev or "RECURRENCE-ID" in ev:
-        raise _Skip("recurring items are not imported (RRULE/RDATE/RECURRENCE-ID)")
     if "DTSTART" not in ev:
         raise _Skip("no DTSTART")
     title = " ".join(str(ev.get("SUMMARY", "")).split())[:300] or "(untitled)"
@@ -140,7 +149,82 @@ def _read_vevent(ev: icalendar.cal.Component, floating_tz: str, series: list[str
         item.status = "cancelled" if status == "CANCELLED" else "open"
     else:
         item.status = {"CANCELLED": "cancelled", "TENTATIVE": "tentative"}.get(status, "confirmed")
+    if ("RRULE" in ev or "RDATE" in ev) and "RECURRENCE-ID" not in ev:
+        if item.is_deadline:
+            raise _Skip("a recurring deadline (RRULE on an X-TRACKER-KIND item)")
+        _recurrence(item, ev)
     return item
+
+
+def _recurrence(item: Incoming, ev: icalendar.cal.Component) -> None:
+    """RRULE, RDATE and EXDATE of a master VEVENT (EXDATEs become cancelled occurrences)."""
+    rules = ev.get("RRULE")
+    if isinstance(rules, list):
+        raise _Skip("more than one RRULE (RFC 5545 allows one)")
+    text = rules.to_ical().decode("ascii") if rules is not None else "FREQ=DAILY;COUNT=1"
+    try:
+        item.rrule = rec.make_rule(text, tz=item.tz, all_day=item.all_day, field="RRULE")
+    except TrackerError as exc:
+        raise _Skip(f"RRULE {text}: {exc.message}") from None
+    item.rdates = sorted(set(_instants(ev, "RDATE", item)))
+    item.changes = [rec.Change(t, cancelled=True) for t in sorted(set(_instants(ev, "EXDATE", item)))]
+
+
+def _instants(ev: icalendar.cal.Component, name: str, item: Incoming) -> list[datetime]:
+    """The UTC instants of every value of RDATE/EXDATE (each line may hold several)."""
+    found = ev.get(name)
+    lines = found if isinstance(found, list) else [found] if found is not None else []
+    out = []
+    for line in lines:
+        for value in getattr(line, "dts", []):
+            out.append(_occurrence_instant(value.dt, item, name))
+    return out
+
+
+def _occurrence_instant(value: object, item: Incoming, name: str) -> datetime:
+    """An RDATE/EXDATE/RECURRENCE-ID value as the UTC instant our expansion gives it."""
+    if isinstance(value, datetime):
+        if item.all_day:
+            return tp.start_of_day(value.date(), item.tz)
+        return _instant(value, item.tz, name)
+    if isinstance(value, date):
+        if not item.all_day:
+            raise _Skip(f"{name} is a date but DTSTART has a time")
+        return tp.start_of_day(value, item.tz)
+    raise _Skip(f"{name} holds a period or duration, which is not supported")
+
+
+def _original(ev: icalendar.cal.Component, item: Incoming) -> datetime:
+    return _occurrence_instant(_value(ev, "RECURRENCE-ID"), item, "RECURRENCE-ID")
+
+
+def _attach_overrides(
+    items: list[Incoming], overrides: list[tuple[str, Incoming, datetime]],
+) -> list[str]:
+    """Turn RECURRENCE-ID instances into changes of their master's occurrences."""
+    masters = {i.uid: i for i in items if i.rrule}
+    notes = []
+    for where, moved, original in overrides:
+        master = masters.get(moved.uid)
+        if master is None:
+            notes.append(f"skipped {where}: a RECURRENCE-ID instance without its recurring "
+                         "VEVENT in the file")
+            continue
+        day = original.astimezone(ZoneInfo(master.tz)).date()
+        assert master.rrule is not None
+        if rec.find_occurrence(master.rrule, tz=master.tz, start_utc=master.start_utc,
+                               end_utc=master.end_utc, on=day,
+                               rdates=master.rdates) != original:
+            notes.append(f"skipped {where}: its RECURRENCE-ID matches no occurrence")
+            continue
+        duration = master.end_utc - master.start_utc
+        master.changes = [c for c in master.changes if c.original != original]
+        if moved.status == "cancelled":
+            master.changes.append(rec.Change(original, cancelled=True))
+        elif (moved.start_utc, moved.end_utc) != (original, original + duration):
+            master.changes.append(rec.Change(original, False, moved.start_utc, moved.end_utc))
+        master.changes.sort(key=lambda c: c.original)
+    return notes
 
 
 _EPOCH = tp.start_of_day(date(1970, 1, 1), "UTC")

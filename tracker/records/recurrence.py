@@ -198,7 +198,8 @@ def occurrences(
     """
     zone = ZoneInfo(tz)
     duration = end_utc - start_utc
-    rules = _rruleset(rule, start_utc.astimezone(zone), rdates)
+    rules = _rruleset(rule, start_utc.astimezone(zone), [start_utc, *rdates])  # RFC 5545:
+    # DTSTART is always the first instance, even when the rule would not give it
     lo = (window_start or start_utc) - duration
     changes = changes or {}
     found: dict[datetime, Occurrence] = {}
@@ -236,7 +237,7 @@ def find_occurrence(
     zone = ZoneInfo(tz)
     day_start = datetime.combine(on, datetime.min.time()).replace(tzinfo=zone)
     day_end = day_start + timedelta(days=1, hours=2)  # generous on 25-hour days
-    rules = _rruleset(rule, start_utc.astimezone(zone), rdates)
+    rules = _rruleset(rule, start_utc.astimezone(zone), [start_utc, *rdates])
     for local in rules.between(day_start - timedelta(hours=2), day_end, inc=True):
         if local.date() == on:
             return local.astimezone(UTC)
