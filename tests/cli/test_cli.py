@@ -169,6 +169,25 @@ BAD_INPUTS = [
     (["deadline", "edit", "reg", "--due", "2024-03-31 02:30"], "--due", "does not exist"),
     (["deadline", "cancel", "nope"], "ID", "no deadline"),
     (["deadline", "list", "--kind", "party"], "--kind", "registration"),
+    (["event", "add", "X", "--start", "2024-10-14 10:00", "--repeat", "sometimes"], "--repeat",
+     "daily, weekly, fortnightly, monthly"),
+    (["event", "add", "X", "--start", "2024-10-14 10:00", "--repeat", "FREQ=MONTHLY;BYDAY=9MO"],
+     "--repeat", "out of range"),
+    (["event", "add", "X", "--start", "2024-10-15 10:00", "--repeat", "FREQ=MONTHLY;BYDAY=2MO"],
+     "--start", "is not an occurrence of 'FREQ=MONTHLY;BYDAY=2MO'; start on the first one"),
+    (["event", "add", "X", "--start", "2024-10-14 10:00", "--until", "2024-12-31"], "--repeat",
+     "is needed with until or count"),
+    (["event", "add", "X", "--start", "2024-10-14 10:00", "--repeat", "weekly", "--until",
+      "2024-12-31", "--count", "3"], "--count", "either an end (until) or a count"),
+    (["event", "add", "X", "--start", "2024-10-14 10:00", "--repeat", "weekly", "--until",
+      "2024-10-01"], "--until", "before the first occurrence"),
+    (["event", "cancel", "cop12", "--on", "2024-10-15"], "--on", "not a recurring event"),
+    (["event", "cancel", "weekly", "--on", "2024-10-15"], "--on", "no occurrence on Tue 15 Oct"),
+    (["event", "cancel", "weekly", "--on", "2024-10-21"], "--on", "already cancelled"),
+    (["event", "edit", "weekly", "--on", "2024-10-28", "--title", "Y"], "--title",
+     "cannot change with --on"),
+    (["event", "edit", "weekly", "--on", "2024-10-28", "--start", "2024-10-28 09:00",
+      "--end", "08:00"], "--end", "is not after the start"),
     (["member", "add", "bad@", "--tz", "Africa/Lagos"], "EMAIL", "not an e-mail address"),
     (["member", "add", "a@example.org", "--tz", "Lagos"], "--tz", "did you mean Africa/Lagos"),
     (["member", "add", "a@example.org", "--remind", "1y"], "--remind", "not an offset"),
@@ -186,6 +205,9 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     cop: Cli, args: list[str], field: str, message: str
 ) -> None:
     cop.ok("member", "add", "known@example.org", "--tz", "Africa/Lagos")
+    cop.ok("event", "add", "Weekly", "--start", "14 Oct 2024 10:00", "--repeat", "weekly",
+           "--id", "weekly")
+    cop.ok("event", "cancel", "weekly", "--on", "2024-10-21")
     before = dump(cop.config_file)
     result = cop(*args)
     assert result.exit_code == 2, result.output

@@ -70,3 +70,38 @@ def test_migrations_match_the_models(db_url: str) -> None:
     with get_engine(db_url).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_recurrence_migration_keeps_events_single_and_downgrades_with_triggers(
+    tmp_path: Path,
+) -> None:
+    """0007: existing events stay single events; a downgrade (which copies `events` on SQLite)
+    leaves the feed-generation triggers in place."""
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate(url, "0005_feed_generation")
+    with get_engine(url).begin() as conn:
+        conn.execute(text(
+            "insert into events (id, uid, title, series, tz, all_day, start_utc, end_utc, location,"
+            " mode, url, description, status, visibility, sequence, created_at, modified_at) values"
+            " ('cop12', 'cop12.event@x', 'COP12', '[]', 'Europe/Vienna', 0,"
+            " '2024-10-14 07:00:00', '2024-10-14 15:00:00', '', 'hybrid', '', '', 'confirmed',"
+            " 'public', 3, '2024-01-01 00:00:00', '2024-01-01 00:00:00')"))
+    migrate(url)
+    conn = sqlite3.connect(tmp_path / "old.db")
+    assert conn.execute("select id, rrule, rdates from events").fetchall() == [
+        ("cop12", None, "[]")]
+    conn.close()
+    command.downgrade(alembic_config(url), "0005_feed_generation")
+    conn = sqlite3.connect(tmp_path / "old.db")
+    triggers = {r[0] for r in conn.execute("select name from sqlite_master where type='trigger'")}
+    assert {"events_feed_generation_insert", "events_feed_generation_update",
+            "events_feed_generation_delete"} <= triggers
+    before = conn.execute("select generation from feed_generation").fetchone()[0]
+    conn.execute("update events set title = 'COP 12'")
+    conn.commit()
+    assert conn.execute("select generation from feed_generation").fetchone()[0] == before + 1
+    assert "occurrence_changes" not in {
+        r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
+    conn.close()

@@ -160,3 +160,41 @@ def test_editing_the_rule_republishes_and_drops_orphaned_changes(cli: Cli, tmp_p
     assert len(got) == 12
     assert all(o.start.astimezone(ZoneInfo("Europe/Vienna")).hour == 14  # type: ignore[union-attr]
                for o in got)
+
+
+def test_private_feed_cache_shows_recurring_changes_on_both_databases(
+    tmp_path: Path, db_url: str
+) -> None:
+    """`tracker serve`'s column-only cache and the plain ORM rendering agree on a recurring
+    event, also after one occurrence is cancelled (a change in another table)."""
+    from tests.helpers.feed_data import NOW, add_all, member
+    from tests.helpers.feeds import make_config, member_feed, private_feed
+    from tracker.db.engine import session_scope
+    from tracker.feeds.private import PrivateFeeds
+    from tracker.feeds.render import FeedSettings
+    from tracker.records import events as ev
+
+    token = "tokenR_" + "r" * 25
+    with session_scope(db_url) as s:
+        ev.add_event(s, ev.EventInput(title="Informal", start="13 Jan 2027 15:00", end="16:30",
+                                      repeat="FREQ=MONTHLY;BYDAY=2WE", count=6,
+                                      visibility="members"),
+                     event_id="informal", default_tz="Europe/Vienna", host="t.example.org",
+                     now=NOW)
+        add_all(s, [member("r@example.net", token, [])])
+    config = make_config(tmp_path, db_url)
+    feeds = PrivateFeeds(FeedSettings.from_config(config))
+    first = private_feed(feeds, config, token, NOW)
+    assert first is not None and first.data == member_feed(config, token, NOW)
+    assert b"RRULE:FREQ=MONTHLY;COUNT=6;BYDAY=2WE" in first.data
+    with session_scope(db_url) as s:
+        ev.cancel_occurrence(s, "informal", "2027-02-10", now=NOW)
+        ev.move_occurrence(s, "informal", "2027-04-14", "16:00", None, now=NOW)
+    second = private_feed(feeds, config, token, NOW)
+    assert second is not None and second.data == member_feed(config, token, NOW)
+    assert b"EXDATE;TZID=Europe/Vienna:20270210T150000" in second.data
+    assert b"RECURRENCE-ID;TZID=Europe/Vienna:20270414T150000" in second.data
+    path = tmp_path / "member.ics"
+    path.write_bytes(second.data)
+    starts = [o.start for o in occurrences_all(path, LO, HI)]
+    assert len(starts) == 5 and at("Europe/Vienna", date(2027, 4, 14), 16) in starts

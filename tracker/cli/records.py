@@ -119,8 +119,8 @@ def event_edit(app: AppContext, /, event_id: str, title: str | None, series: tup
             others = [k for k, v in kw.items() if v is not None and k not in ("start", "end")]
             if title is not None or series or others:
                 name = "title" if title is not None else "series" if series else others[0]
-                raise TrackerError(name, "cannot change with on (one occurrence); "
-                                         "only start and end can")
+                raise TrackerError(name, "cannot change with --on (one occurrence); "
+                                         "only --start and --end can")
             occ = ev.move_occurrence(session, event_id, on, kw["start"], kw["end"],
                                      now=utc_now())
             record = get_event(session, event_id)
