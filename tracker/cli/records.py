@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
@@ -24,6 +26,8 @@ from tracker.links import host_of
 from tracker.records import deadlines as dl
 from tracker.records import events as ev
 from tracker.records.lookup import get_deadline, get_event
+from tracker.records.models import Deadline, Event
+from tracker.reminders import removal
 from tracker.timeparse import utc_now
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,6 +82,24 @@ def event_options(edit: bool) -> Callable[[F], F]:
     return wrap
 
 
+def _warn(text: str) -> None:
+    click.echo(f"warning: {text}", err=True)
+
+
+def _warn_if_past_event(record: Event, now: datetime) -> None:
+    """Recording the past is allowed (minutes of a meeting held), but rarely meant."""
+    if not ev.event_occurrences(record, window_start=now, window_end=ev.FAR_FUTURE):
+        what = "every occurrence of it has ended" if record.rrule else (
+            f"it ended {local_text(record.end_utc, record.tz)}")
+        _warn(f"event {record.id} is in the past ({what}); it was recorded anyway")
+
+
+def _warn_if_past_deadline(record: Deadline, now: datetime) -> None:
+    if record.due_utc < now:
+        _warn(f"deadline {record.id} is in the past (due {local_text(record.due_utc, record.tz)}"
+              "); it was recorded anyway, and no reminders will be sent for it")
+
+
 def _event_input(title: str | None, series: tuple[str, ...], **kw: Any) -> ev.EventInput:
     return ev.EventInput(title=title, series=list(series) if series else None, **kw)
 
@@ -93,11 +115,13 @@ def event_add(app: AppContext, /, title: str, series: tuple[str, ...], event_id:
 
     Example: tracker event add "COP12" --start 2024-10-14 --end 2024-10-18 --series untoc-cop
     """
+    now = utc_now()
     with session_scope(app.db_url) as session:
         record = ev.add_event(session, _event_input(title, series, **kw), event_id=event_id,
                               default_tz=app.tz, host=host_of(app.config.tracker.base_url),
-                              now=utc_now())
+                              now=now)
         click.echo(f"added event {record.id}: {record.title}")
+        _warn_if_past_event(record, now)
 
 
 @event.command("edit")
@@ -126,10 +150,16 @@ def event_edit(app: AppContext, /, event_id: str, title: str | None, series: tup
             record = get_event(session, event_id)
             click.echo(f"moved the {on} occurrence of {event_id} to "
                        f"{local_text(occ.start_utc, record.tz)} (sequence {record.sequence})")
+            if occ.end_utc < utc_now():
+                _warn(f"that occurrence is now in the past "
+                      f"({local_text(occ.start_utc, record.tz)})")
             return
-        changed = ev.edit_event(session, event_id, _event_input(title, series, **kw),
-                                now=utc_now())
-        click.echo(changed_line("event", event_id, changed, get_event(session, event_id).sequence))
+        now = utc_now()
+        changed = ev.edit_event(session, event_id, _event_input(title, series, **kw), now=now)
+        record = get_event(session, event_id)
+        click.echo(changed_line("event", event_id, changed, record.sequence))
+        if {"start_utc", "end_utc", "start_date", "tz", "repeat"} & set(changed):
+            _warn_if_past_event(record, now)
 
 
 @event.command("cancel")
@@ -155,19 +185,43 @@ def event_cancel(app: AppContext, event_id: str, on: str | None) -> None:
             f" and its deadlines {', '.join(d.id for d in deadlines)}" if deadlines else ""))
 
 
+@event.command("delete")
+@click.argument("event_id", metavar="ID")
+@click.option("--yes", is_flag=True, help="Do not ask (for scripts).")
+@click.pass_obj
+def event_delete(app: AppContext, event_id: str, yes: bool) -> None:
+    """Delete an event entered by mistake, with its deadlines and their pending reminders.
+
+    Feeds drop it at the next publish; mail already sent stays in `remind status`. For a real
+    cancellation use `event cancel`, which calendars show.
+
+    Example: tracker event delete informal-typo --yes
+    """
+    with session_scope(app.db_url) as session:
+        record = get_event(session, event_id)
+        also = [d.id for d in record.deadlines]
+        _confirm(yes, f"Delete event {record.id} ({record.title})"
+                 + (f" and its deadlines {', '.join(also)}" if also else "") + "?")
+        removed = removal.delete_event(session, event_id)
+        click.echo(_removed_line(removed))
+
+
 @event.command("list")
-@click.option("--upcoming", is_flag=True, help="Only events that have not ended (a recurring "
-              "event: its occurrences of the coming year).")
+@click.option("--upcoming", is_flag=True, help="Only events that have not ended and are not "
+              "cancelled (a recurring event: its coming occurrences).")
+@click.option("--all", "show_all", is_flag=True, help="With --upcoming: cancelled ones too.")
 @click.option("--series", help="Only events with this series tag.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON list on stdout.")
 @click.pass_obj
-def event_list(app: AppContext, upcoming: bool, series: str | None, as_json: bool) -> None:
+def event_list(app: AppContext, upcoming: bool, show_all: bool, series: str | None,
+               as_json: bool) -> None:
     """List events, times in each event's own zone; a recurring one once per occurrence.
 
     Example: tracker event list --upcoming --series untoc-cop
     """
     with session_scope(app.db_url) as session:
-        rows = ev.list_occurrences(session, now=utc_now(), upcoming=upcoming, series=series)
+        rows = ev.list_occurrences(session, now=utc_now(), upcoming=upcoming, series=series,
+                                   include_cancelled=True if show_all else None)
         emit([occurrence_dict(e, o) for e, o in rows], as_json, events_table(rows))
 
 
@@ -242,12 +296,14 @@ def deadline_add(app: AppContext, /, title: str, series: tuple[str, ...], deadli
     Example: tracker deadline add "COP12 list of speakers" --kind speakers-list
     --opens 2024-09-02 --due "14 Oct 2024 noon" --event cop12
     """
+    now = utc_now()
     with session_scope(app.db_url) as session:
         record = dl.add_deadline(session, _deadline_input(title, series, **kw),
                                  deadline_id=deadline_id, default_tz=app.tz,
-                                 host=host_of(app.config.tracker.base_url), now=utc_now())
+                                 host=host_of(app.config.tracker.base_url), now=now)
         click.echo(f"added deadline {record.id}: {record.title}, due "
                    f"{deadline_dict(record)['due']} ({record.tz})")
+        _warn_if_past_deadline(record, now)
 
 
 @deadline.command("edit")
@@ -261,10 +317,13 @@ def deadline_edit(app: AppContext, /, deadline_id: str, title: str | None, serie
     Example: tracker deadline edit cop12-registration --due "11 Oct 2024"
     """
     with session_scope(app.db_url) as session:
+        now = utc_now()
         changed = dl.edit_deadline(session, deadline_id, _deadline_input(title, series, **kw),
-                                   now=utc_now())
+                                   now=now)
         record = get_deadline(session, deadline_id)
         click.echo(changed_line("deadline", deadline_id, changed, record.sequence))
+        if {"due_utc", "due_date", "tz"} & set(changed):
+            _warn_if_past_deadline(record, now)
 
 
 @deadline.command("cancel")
@@ -280,21 +339,62 @@ def deadline_cancel(app: AppContext, deadline_id: str) -> None:
         click.echo(f"cancelled deadline {record.id}")
 
 
+@deadline.command("delete")
+@click.argument("deadline_id", metavar="ID")
+@click.option("--yes", is_flag=True, help="Do not ask (for scripts).")
+@click.pass_obj
+def deadline_delete(app: AppContext, deadline_id: str, yes: bool) -> None:
+    """Delete a deadline entered by mistake, with its pending reminders (no notice is sent).
+
+    Feeds drop it at the next publish; mail already sent stays in `remind status`. For a real
+    cancellation use `deadline cancel`, which members are told about.
+
+    Example: tracker deadline delete cop12-registraton --yes
+    """
+    with session_scope(app.db_url) as session:
+        record = get_deadline(session, deadline_id)
+        _confirm(yes, f"Delete deadline {record.id} ({record.title})?")
+        click.echo(_removed_line(removal.delete_deadline(session, deadline_id)))
+
+
+def _confirm(yes: bool, question: str) -> None:
+    """Ask on a terminal; without one, --yes is required (nothing is deleted silently)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise TrackerError("yes", "is needed to delete without a terminal to ask on")
+    if not click.confirm(question, default=False):
+        raise TrackerError("yes", "not given: nothing was deleted")
+
+
+def _removed_line(removed: removal.Removed) -> str:
+    text = f"deleted {removed.kind} {removed.id}"
+    if removed.deadlines:
+        text += f" and its deadlines {', '.join(removed.deadlines)}"
+    if removed.dropped_reminders:
+        text += f"; {removed.dropped_reminders} pending reminders dropped"
+    return text
+
+
 @deadline.command("list")
 @click.option("--upcoming", is_flag=True, help="Only deadlines not yet due and not cancelled.")
+@click.option("--all", "show_all", is_flag=True, help="With --upcoming: cancelled ones too.")
 @click.option("--event", "event", help="Only deadlines of this event.")
 @click.option("--kind", help="Only deadlines of this kind.")
+@click.option("--series", help="Only deadlines with this series tag (their own or their "
+              "event's).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON list on stdout.")
 @click.pass_obj
-def deadline_list(app: AppContext, upcoming: bool, event: str | None, kind: str | None,
-                  as_json: bool) -> None:
+def deadline_list(app: AppContext, upcoming: bool, show_all: bool, event: str | None,
+                  kind: str | None, series: str | None, as_json: bool) -> None:
     """List deadlines by due time, shown in each deadline's own zone.
 
     Example: tracker deadline list --upcoming --kind registration
     """
     with session_scope(app.db_url) as session:
         records = dl.list_deadlines(session, now=utc_now(), upcoming=upcoming, event=event,
-                                    kind=kind)
+                                    kind=kind, series=series,
+                                    include_cancelled=True if show_all else None)
         emit([deadline_dict(d) for d in records], as_json, deadlines_table(records))
 
 

@@ -211,20 +211,35 @@ def cancel_deadline(session: Session, deadline_id: str, *, now: datetime) -> Dea
     return deadline
 
 
+def delete_deadline(session: Session, deadline_id: str) -> Deadline:
+    """Remove a deadline recorded by mistake (its reminder plan goes with it; the outbox is
+    the reminders package's business: tracker.reminders.removal)."""
+    deadline = get_deadline(session, deadline_id)
+    session.delete(deadline)
+    session.flush()
+    return deadline
+
+
 def list_deadlines(
     session: Session, *, now: datetime, upcoming: bool = False, event: str | None = None,
-    kind: str | None = None, include_cancelled: bool = True,
+    kind: str | None = None, include_cancelled: bool | None = None, series: str | None = None,
 ) -> list[Deadline]:
-    """Deadlines by due time; `upcoming` means not yet due and not cancelled."""
+    """Deadlines by due time; `upcoming` means not yet due, and (unless `include_cancelled`)
+    not cancelled. `series` matches the deadline's own tags and its event's."""
+    if include_cancelled is None:
+        include_cancelled = not upcoming
     query = select(Deadline).options(selectinload(Deadline.event)).order_by(
         Deadline.due_utc, Deadline.id
     )
     if upcoming:
-        query = query.where(Deadline.due_utc >= now, Deadline.status != "cancelled")
+        query = query.where(Deadline.due_utc >= now)
     if event:
         query = query.where(Deadline.event_id == get_event(session, event).id)
     if kind:
         query = query.where(Deadline.kind == check_choice(kind, KINDS, "kind"))
     if not include_cancelled:
         query = query.where(Deadline.status != "cancelled")
-    return list(session.scalars(query))
+    found = list(session.scalars(query))
+    if series:
+        found = [d for d in found if series in d.all_series]
+    return found

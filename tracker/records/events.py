@@ -310,17 +310,32 @@ def _cancel_deadlines(session: Session, event: Event, now: datetime) -> list[Dea
             for d in event.deadlines if d.status != "cancelled"]
 
 
+def delete_event(session: Session, event_id: str) -> tuple[Event, list[str]]:
+    """Remove an event recorded by mistake, with its deadlines (whose ids are returned) and
+    its occurrence changes."""
+    event = get_event(session, event_id)
+    gone = [d.id for d in event.deadlines]
+    for deadline in list(event.deadlines):
+        session.delete(deadline)
+    session.delete(event)
+    session.flush()
+    return event, gone
+
+
 LIST_HORIZON = timedelta(days=366)  # how far ahead a list shows a rule that never ends
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def list_occurrences(
     session: Session, *, now: datetime, upcoming: bool = False, series: str | None = None,
-    include_cancelled: bool = True, horizon: timedelta = LIST_HORIZON,
+    include_cancelled: bool | None = None, horizon: timedelta = LIST_HORIZON,
 ) -> list[tuple[Event, rec.Occurrence]]:
     """Every event as its occurrences, by start: a single event once, a recurring one once per
     occurrence (from `now` with `upcoming`, else from its first); a rule that never ends is
-    shown up to `now + horizon`."""
+    shown up to `now + horizon`. Cancelled ones are left out of `upcoming` unless
+    `include_cancelled`, as deadlines are."""
+    if include_cancelled is None:
+        include_cancelled = not upcoming
     query = select(Event).order_by(Event.start_utc, Event.id)
     if not include_cancelled:
         query = query.where(Event.status != "cancelled")

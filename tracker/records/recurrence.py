@@ -37,6 +37,7 @@ ACCEPTED = ("daily, weekly, fortnightly, monthly, yearly, or an RFC 5545 RRULE s
             "FREQ=MONTHLY;BYDAY=2WE")
 FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 MAX_COUNT = 1000
+UNBOUNDED_SPAN = timedelta(days=366 * 20)  # the most of an endless rule one call expands
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,8 @@ def occurrences(
     """
     zone = ZoneInfo(tz)
     duration = end_utc - start_utc
+    if not is_bounded(rule):  # a rule that never ends: never expand it without a limit
+        window_end = min(window_end, max(window_start or start_utc, start_utc) + UNBOUNDED_SPAN)
     rules = _rruleset(rule, start_utc.astimezone(zone), [start_utc, *rdates])  # RFC 5545:
     # DTSTART is always the first instance, even when the rule would not give it
     lo = (window_start or start_utc) - duration

@@ -36,9 +36,8 @@ class OutboxRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(12))  # reminder | moved | cancelled
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    deadline_id: Mapped[str] = mapped_column(
-        String(100), ForeignKey("deadlines.id", ondelete="CASCADE")
-    )
+    # No foreign key (0008): sent/skipped/failed rows outlive a deleted deadline as history.
+    deadline_id: Mapped[str] = mapped_column(String(100))
     slot: Mapped[str] = mapped_column(String(20))  # "14d" or "n3" (notice generation 3)
     seq: Mapped[int] = mapped_column(Integer, default=0)  # deadline sequence when queued
     due_at: Mapped[datetime]
