@@ -278,4 +278,7 @@ def test_send_due_sends_each_due_reminder_exactly_once(mailroom: Mailroom) -> No
     status = mailroom.cli.ok("remind", "status").stdout.splitlines()
     counts = dict(line.split() for line in status[:5])
     assert counts == {"pending": "2", "claimed": "0", "sent": "2", "skipped": "2", "failed": "0"}
-    assert status[5] == f"next due: {due - timedelta(hours=2):%Y-%m-%dT%H:%M:%SZ}"
+    next_due = due - timedelta(hours=2)  # shown in the secretary's zone, then in UTC
+    vienna = next_due.astimezone(ZoneInfo("Europe/Vienna"))
+    assert status[5] == (f"next due: {vienna:%a %d %b %Y %H:%M} {vienna.tzname()} "
+                         f"(Europe/Vienna), {next_due:%Y-%m-%dT%H:%M:%SZ}")

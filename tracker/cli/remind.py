@@ -7,13 +7,15 @@ import socket
 
 import click
 
-from tracker.cli.context import AppContext, TrackerSubgroup
+from tracker.cli.context import AppContext, TrackerSubgroup, emit
+from tracker.cli.views import local_text, table
 from tracker.db.engine import session_scope
 from tracker.reminders.mail import preview
 from tracker.reminders.outbox import status
+from tracker.reminders.plan_view import reminder_plan
 from tracker.scheduler.round import FeedPublisher, run_round
 from tracker.scheduler.round import dry_run as plan_only
-from tracker.timeparse import iso_utc, utc_now
+from tracker.timeparse import iso_local, iso_utc, utc_now
 
 
 @click.group(cls=TrackerSubgroup)
@@ -75,6 +77,37 @@ def remind_status(app: AppContext) -> None:
         st = status(session)
     for state in ("pending", "claimed", "sent", "skipped", "failed"):
         click.echo(f"{state:8} {st.counts.get(state, 0)}")
-    click.echo(f"next due: {iso_utc(st.next_due) if st.next_due else 'nothing pending'}")
+    if st.next_due:  # in the secretary's zone ([tracker] timezone), and the UTC instant
+        click.echo(f"next due: {local_text(st.next_due, app.tz)} ({app.tz}), "
+                   f"{iso_utc(st.next_due)}")
+    else:
+        click.echo("next due: nothing pending (see `tracker remind plan` for what is ahead)")
     for state, email, deadline_id, answer in st.failures:
         click.echo(f"{state}: {email} / {deadline_id}: {answer}")
+
+
+@remind.command("plan")
+@click.argument("deadline_id", metavar="DEADLINE", required=False)
+@click.option("--member", "email", help="Only this member's reminders (e-mail).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON list on stdout.")
+@click.pass_obj
+def remind_plan(app: AppContext, deadline_id: str | None, email: str | None,
+                as_json: bool) -> None:
+    """Every reminder the planner will send (not only the outbox's next two days): member,
+    offset, the moment in the member's zone and in yours, and whether it is queued or sent.
+
+    Without DEADLINE: every deadline still ahead.
+
+    Example: tracker remind plan cop12-registration --member amina@example.org
+    """
+    with session_scope(app.db_url) as session:
+        found = reminder_plan(session, app.config, utc_now(), deadline_id, email)
+    data = [{
+        "deadline": r.deadline_id, "member": r.email, "offset": r.offset,
+        "at_utc": iso_utc(r.at), "member_tz": r.member_tz, "at_member": iso_local(r.at, r.member_tz),
+        "tz": app.tz, "at": iso_local(r.at, app.tz), "state": r.state,
+    } for r in found]
+    rows = [[r.deadline_id, r.email, r.offset, f"{local_text(r.at, r.member_tz)} "
+             f"({r.member_tz})", local_text(r.at, app.tz), r.state] for r in found]
+    emit(data, as_json, table(rows, ["DEADLINE", "MEMBER", "OFFSET", "MEMBER'S TIME",
+                                     f"YOUR TIME ({app.tz})", "STATE"]))
