@@ -86,8 +86,10 @@ def test_reimport_updates_instead_of_duplicating(cli: Cli, tmp_path: Path) -> No
 
 
 EXPECTED_OUTLOOK = {
-    "A0B1": ("Europe/Berlin", "2024-10-14T10:00:00Z"),  # W. Europe, summer
-    "B1C2": ("Europe/Berlin", "2025-01-14T11:00:00Z"),  # W. Europe, winter
+    # W. Europe Standard Time is Europe/Berlin in CLDR; it keeps Vienna's clock, so a Vienna
+    # secretariat stores its own zone.
+    "A0B1": ("Europe/Vienna", "2024-10-14T10:00:00Z"),  # W. Europe, summer
+    "B1C2": ("Europe/Vienna", "2025-01-14T11:00:00Z"),  # W. Europe, winter
     "C2D3": ("America/New_York", "2024-11-04T14:00:00Z"),
     "D3E4": ("America/Halifax", "2024-03-11T13:00:00Z"),
     "E4F5": ("Asia/Karachi", "2024-10-14T10:00:00Z"),

@@ -116,6 +116,10 @@ def _apply_one(
         return
     assert isinstance(existing, Event | Deadline)
     if _is_older(item, existing):
+        _, changed, series, occurrences = _differences(existing, item)
+        if not (changed or series is not None or occurrences):  # e.g. we only added tags
+            report.unchanged += 1
+            return
         report.skipped += 1
         report.notes.append(
             f"skipped UID {item.uid}: our copy is newer (sequence {existing.sequence} > "
@@ -176,26 +180,37 @@ def _set_changes(event: Event, item: Incoming, now: datetime) -> None:
         for c in item.changes]
 
 
-def _update(existing: Event | Deadline, item: Incoming, now: datetime) -> bool:
-    """Apply material differences; bump sequence and modified_at only when there are some."""
+def _differences(existing: Event | Deadline, item: Incoming,
+                 ) -> tuple[dict[str, object], list[str], list[str] | None, bool]:
+    """(new values, changed columns, new own series or None, occurrences changed).
+
+    Series tags (the file's CATEGORIES and `--series`) are only ever added: a re-import
+    without `--series`, or a file without our tags, must not take an item out of a series feed.
+    """
     values = _values(item)
     if getattr(existing, "status", "") == "extended" and values.get("status") == "open":
         values["status"] = "extended"  # feeds show both as CONFIRMED
     changed = [k for k, v in values.items() if getattr(existing, k) != v]
-    current_series = existing.all_series if isinstance(existing, Deadline) else existing.series
-    series_changed = list(current_series) != item.series
-    occurrences_changed = isinstance(existing, Event) and not _same_changes(existing, item)
-    if not changed and not series_changed and not occurrences_changed:
+    current = existing.all_series if isinstance(existing, Deadline) else existing.series
+    added = [t for t in item.series if t not in current]
+    series = [*existing.series, *added] if added else None
+    occurrences = isinstance(existing, Event) and not _same_changes(existing, item)
+    if not (changed or series is not None or occurrences):
+        return values, [], None, False
+    return values, changed, series, occurrences
+
+
+def _update(existing: Event | Deadline, item: Incoming, now: datetime) -> bool:
+    """Apply material differences; bump sequence and modified_at only when there are some."""
+    values, changed, series, occurrences = _differences(existing, item)
+    if not (changed or series is not None or occurrences):
         return False
-    if isinstance(existing, Event) and occurrences_changed:
+    if isinstance(existing, Event) and occurrences:
         _set_changes(existing, item, now)
     for name in changed:
         setattr(existing, name, values[name])
-    if series_changed:
-        own = item.series
-        if isinstance(existing, Deadline) and existing.event is not None:
-            own = [t for t in item.series if t not in existing.event.series]
-        existing.series = own
+    if series is not None:
+        existing.series = series
     if "status" in changed:
         existing.cancelled_at = now if item.status == "cancelled" else None
     existing.sequence += 1

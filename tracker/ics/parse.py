@@ -4,10 +4,13 @@ Rules (documented in the README):
 - UIDs are kept; an item whose UID exists is updated, not duplicated. Its sequence grows only
   when something material changed. If the file's copy is older than ours (lower SEQUENCE and an
   older LAST-MODIFIED, e.g. an old export of our own feed), it is skipped.
-- Zones: an IANA TZID is kept; Outlook's Windows names ("W. Europe Standard Time") map to IANA
-  names (icalendar's CLDR table); floating times mean the calendar's X-WR-TIMEZONE (Google) or
+- Zones (tracker.ics.zones): an IANA TZID is kept; Outlook's Windows ids ("W. Europe Standard
+  Time") map through icalendar's CLDR table, its display names ("(UTC+01:00) Amsterdam, ...")
+  to the zone matching the file's VTIMEZONE; a mapped zone with the configured zone's clock
+  becomes the configured zone; floating times mean the calendar's X-WR-TIMEZONE (Google) or
   else the configured zone; UTC times stay the instants they name (zone: X-WR-TIMEZONE or the
   configured one). An unknown TZID skips the item with a note.
+- Google's HTML descriptions become plain text, links kept as "text (URL)".
 - All-day items (VALUE=DATE) stay all-day; DTEND is exclusive in iCalendar, inclusive here.
 - Our own deadlines come back as deadlines: feeds write X-TRACKER-KIND (the deadline kind) and
   X-TRACKER-OPENS/-OPENS-DATE/-DUE-DATE, and the description footer is dropped again.
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 import icalendar
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
@@ -35,6 +38,8 @@ from tracker import timeparse as tp
 from tracker.config import KINDS
 from tracker.errors import TrackerError
 from tracker.feeds.render import split_description
+from tracker.ics import zones
+from tracker.ics.html_text import html_to_text
 from tracker.ics.incoming import Incoming, in_file_words
 from tracker.records import recurrence as rec
 from tracker.records.checks import check_tags, slugify
@@ -68,7 +73,7 @@ def parse_ics(
             prop, problem = vevent.errors[0]
             raise TrackerError(str(prop), f"is malformed ({problem})", where)
         try:
-            item = _read_vevent(vevent, floating_tz, series)
+            item = _read_vevent(vevent, floating_tz, series, default_tz)
             if "RECURRENCE-ID" in vevent:
                 overrides.append((where, item, _original(vevent, item)))
                 continue
@@ -89,31 +94,13 @@ class _Skip(Exception):
 
 
 def _zone_name(tzid: str) -> str | None:
-    """IANA name for an IANA or Windows TZID (also '/mozilla.org/.../Europe/Vienna')."""
+    """IANA name for an IANA or Windows zone name (X-WR-TIMEZONE, X-TRACKER-TZ)."""
     text = tzid.strip().strip('"')
-    zones = _iana_zones()
-    if text in zones:
-        return text
-    if text in WINDOWS_TO_OLSON:
-        return WINDOWS_TO_OLSON[text]
-    parts = text.split("/")
-    for i in range(len(parts) - 1):
-        candidate = "/".join(parts[i:])
-        if candidate in zones:
-            return candidate
-    return None
+    return zones.iana_name(text) or WINDOWS_TO_OLSON.get(text)
 
 
-_ZONES: set[str] = set()
-
-
-def _iana_zones() -> set[str]:
-    if not _ZONES:
-        _ZONES.update(available_timezones())
-    return _ZONES
-
-
-def _read_vevent(ev: icalendar.cal.Component, floating_tz: str, series: list[str]) -> Incoming:
+def _read_vevent(ev: icalendar.cal.Component, floating_tz: str, series: list[str],
+                 configured: str) -> Incoming:
     if "DTSTART" not in ev:
         raise _Skip("no DTSTART")
     title = " ".join(str(ev.get("SUMMARY", "")).split())[:300] or "(untitled)"
@@ -127,7 +114,7 @@ def _read_vevent(ev: icalendar.cal.Component, floating_tz: str, series: list[str
         uid=uid, kind=kind, title=title, tz=floating_tz, start_utc=_EPOCH, end_utc=_EPOCH,
         location=" ".join(str(ev.get("LOCATION", "")).split()),
         url=str(ev.get("URL", "")).strip(),
-        description=str(ev.get("DESCRIPTION", "")).strip(),
+        description=html_to_text(str(ev.get("DESCRIPTION", ""))).strip(),
         visibility=CLASS_VISIBILITY.get(str(ev.get("CLASS", "PUBLIC")).upper(), "private"),
         series=_series(ev, series),
         mode=str(ev.get("X-TRACKER-MODE", "in-person")) or "in-person",
@@ -135,7 +122,7 @@ def _read_vevent(ev: icalendar.cal.Component, floating_tz: str, series: list[str
         last_modified=_aware(ev.get("LAST-MODIFIED")),
     )
     if isinstance(start, datetime):
-        _timed(item, ev, start, floating_tz)
+        _timed(item, ev, start, floating_tz, configured)
     elif isinstance(start, date):
         own = _zone_name(str(ev.get("X-TRACKER-TZ", "")))
         _all_day(item, ev, start, own or floating_tz)
@@ -256,20 +243,26 @@ def _series(ev: icalendar.cal.Component, extra: list[str]) -> list[str]:
     return check_tags([*extra, *(t for t in tags if t != "item")])
 
 
-def _timed(item: Incoming, ev: icalendar.cal.Component, start: datetime, floating_tz: str) -> None:
+def _timed(item: Incoming, ev: icalendar.cal.Component, start: datetime, floating_tz: str,
+           configured: str) -> None:
     tzid = _tzid(ev, "DTSTART")
     zone_name = floating_tz
     if tzid:
-        found = _zone_name(str(tzid))
+        end = _value(ev, "DTEND")
+        last = end.year if isinstance(end, datetime) else start.year
+        found = zones.resolve(str(tzid), start.tzinfo, (start.year, max(last, start.year)),
+                              configured)
         if found is None:
-            raise _Skip(f"unknown time zone '{tzid}' (not an IANA or Windows zone name)")
+            raise _Skip(f"unknown time zone '{tzid}' (not an IANA or Windows zone name, and "
+                        "no zone matches its VTIMEZONE)")
         zone_name = found
     item.tz = zone_name
     item.start_utc = _instant(start, zone_name, "DTSTART")
     end, duration = _value(ev, "DTEND"), _value(ev, "DURATION")
     if isinstance(end, datetime):
         end_tzid = _tzid(ev, "DTEND")
-        end_zone = _zone_name(end_tzid) if end_tzid else zone_name
+        end_zone = (zones.resolve(end_tzid, end.tzinfo, (end.year, end.year), configured)
+                    if end_tzid and end_tzid != tzid else zone_name)
         item.end_utc = _instant(end, end_zone or zone_name, "DTEND")
     elif isinstance(duration, timedelta):
         item.end_utc = item.start_utc + duration
