@@ -198,3 +198,54 @@ def test_round_trip_wall_clock(instant: datetime, zone: str, form: str) -> None:
             tzinfo=None, fold=0)
     else:
         assert parsed == instant
+
+
+# --- words people type (issue 12): ISO dates with words, a leading "by", zone typos ---------
+
+SAME_AS_WORDS = [
+    # the secretary's way, the way that already worked
+    ("2025-05-09 noon", "9 May 2025 noon"),
+    ("2025-05-09 9am", "9 May 2025 9am"),
+    ("2025-05-09 at 3 pm", "9 May 2025 3pm"),
+    ("2025-05-09 midnight", "9 May 2025 midnight"),
+    ("by midnight 9 May 2025", "9 May 2025 midnight"),
+    ("by 9 May 2025 12:00", "9 May 2025 12:00"),
+    ("By 2025-05-09 noon", "9 May 2025 noon"),
+    ("due by 14 Oct 2024 noon", "14 Oct 2024 noon"),
+    ("by 9 May 2025", "9 May 2025"),
+    ("by 2025-05-09", "2025-05-09"),
+]
+
+
+@pytest.mark.parametrize("text,same", SAME_AS_WORDS, ids=[t for t, _ in SAME_AS_WORDS])
+@pytest.mark.parametrize("zone", ["Europe/Vienna", "America/Halifax", "Asia/Karachi"])
+def test_words_people_type_read_as_the_known_forms(text: str, same: str, zone: str) -> None:
+    assert tp.parse_when(text, zone) == tp.parse_when(same, zone)
+
+
+def test_iso_date_with_words_keeps_dst_and_refuses_nonsense() -> None:
+    assert tp.parse_when("2025-03-30 3am", "Europe/Vienna").utc == utc(2025, 3, 30, 1, 0)
+    for text, message in [("2025-02-30 noon", "not a real date"),
+                          ("2025-05-09 13pm", "not a 12-hour time"),
+                          ("2025-03-30 2:30am", "does not exist"),
+                          ("by", "not a date or time I can read")]:
+        with pytest.raises(TrackerError) as info:
+            tp.parse_when(text, "Europe/Vienna", "due")
+        assert message in info.value.message, (text, info.value.message)
+
+
+@pytest.mark.parametrize("typo,meant", [
+    ("Europe/Viena", "Europe/Vienna"), ("Asia/Tokio", "Asia/Tokyo"),
+    ("America/NewYork", "America/New_York"), ("Africa/Lagoss", "Africa/Lagos"),
+    ("Viena", "Europe/Vienna"), ("Karachy", "Asia/Karachi"),
+])
+def test_zone_typos_get_a_suggestion_by_similarity(typo: str, meant: str) -> None:
+    with pytest.raises(TrackerError) as info:
+        tp.parse_zone(typo, "tz")
+    assert f"did you mean {meant}?" in info.value.message
+
+
+def test_far_off_zone_names_get_no_guess() -> None:
+    with pytest.raises(TrackerError) as info:
+        tp.parse_zone("Atlantis/Nowhere", "tz")
+    assert "did you mean" not in info.value.message

@@ -16,6 +16,7 @@ Rules worth knowing:
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -43,7 +44,7 @@ WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturd
 
 ACCEPTED_WHEN = (
     "accepted: 2024-10-14T12:00 (optionally with +02:00 or Z), 2024-10-14 12:00, 2024-10-14, "
-    "14/10/2024 12:00, 14 Oct 2024 12:00, 14 Oct 2024 noon"
+    "14/10/2024 12:00, 14 Oct 2024 12:00, 14 Oct 2024 noon, 2024-10-14 9am"
 )
 
 _ISO = re.compile(
@@ -58,6 +59,8 @@ _MONTH_DAY = re.compile(
     r"^(?:(?P<wd>[a-z]{3})[a-z]*\.?,?\s+)?(?P<m>[a-z]+)\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?"
     r"\s+(?P<y>\d{4})(?:,?\s+(?:at\s+)?(?P<time>.+))?$"
 )
+_ISO_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T,]+(?:at\s+)?(?P<time>.+))?$")
+_BY = re.compile(r"^(?:due\s+)?by\s+", re.I)
 _TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?$")
 _OFFSET = re.compile(r"^(\d+)\s*(w|d|h|m)$")
 
@@ -126,9 +129,19 @@ def parse_zone(name: str, field: str = "tz") -> ZoneInfo:
 
 def _zone_hint(text: str) -> str:
     lowered = text.lower().replace(" ", "_")
-    matches = sorted(z for z in available_timezones() if z.lower() == lowered)
+    zones = sorted(available_timezones())
+    matches = [z for z in zones if z.lower() == lowered]
     if not matches:
-        matches = sorted(z for z in available_timezones() if z.lower().endswith("/" + lowered))
+        matches = [z for z in zones if z.lower().endswith("/" + lowered)]
+    if not matches and lowered:  # a typo: the most similar name, or the most similar city
+        by_name = {z.lower(): z for z in zones if "/" in z}
+        close = difflib.get_close_matches(lowered, list(by_name), n=1, cutoff=0.8)
+        if not close:
+            cities = {z.rsplit("/", 1)[1].lower(): z for z in reversed(zones) if "/" in z}
+            city = lowered.rsplit("/", 1)[-1]
+            close = [cities[c].lower() for c in
+                     difflib.get_close_matches(city, list(cities), n=1, cutoff=0.75)]
+        matches = [by_name[c] for c in close if c in by_name]
     return f" (did you mean {matches[0]}?)" if matches else ""
 
 
@@ -154,6 +167,9 @@ def parse_when(text: str, tz: str, field: str = "WHEN") -> When:
     raw = " ".join((text or "").strip().split())
     if not raw:
         raise TrackerError(field, f"is empty; {ACCEPTED_WHEN}")
+    by = _BY.match(raw)  # "by 9 May 2025", "due by midnight 9 May 2025": the same moment
+    if by:
+        raw = raw[by.end():]
     lowered = raw.lower()
     if lowered in ("noon", "midnight", "now", "today", "tomorrow"):
         raise TrackerError(field, f"'{raw}' needs a date, e.g. '14 Oct 2024 noon'; {ACCEPTED_WHEN}")
@@ -197,6 +213,14 @@ def _from_iso(raw: str, tz: str, zone: ZoneInfo, field: str) -> When:
 
 
 def _parse_date_and_time(lowered: str, raw: str, field: str) -> tuple[date, time | None]:
+    m = _ISO_DAY.match(lowered)  # 2025-05-09 9am (the ISO forms with HH:MM are read before)
+    if m:
+        try:
+            day = date.fromisoformat(m.group(1))
+        except ValueError:
+            raise TrackerError(field, f"'{raw}' is not a real date; {ACCEPTED_WHEN}") from None
+        clock = _parse_clock(m.group("time"), raw, field) if m.group("time") else None
+        return day, clock
     m = _NUMERIC.match(lowered)
     if m:
         d, mo, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
