@@ -55,6 +55,21 @@ def import_group() -> None:
     """Import items from other systems."""
 
 
+@import_group.command("json")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def import_json(app: AppContext, file: Path) -> None:
+    """Restore a `tracker export --json` file into an empty database.
+
+    Same ids, UIDs and SEQUENCEs; nothing is written unless the whole file is good.
+
+    Example: tracker import json tracker-export.json
+    """
+    from tracker.cli.data import restore_json
+
+    restore_json(app, file)
+
+
 @import_group.command("ics")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--series", "series", multiple=True,

@@ -10,6 +10,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from tracker.cli.context import AppContext, TrackerGroup, in_cli_words
+from tracker.cli.data import backup, export
 from tracker.cli.extract import extract_command
 from tracker.cli.feeds import import_group, publish, serve
 from tracker.cli.members import member
@@ -83,5 +84,6 @@ def _shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-for command in (event, deadline, member, publish, serve, import_group, remind, extract_command):
+for command in (event, deadline, member, publish, serve, import_group, remind, extract_command,
+                backup, export):
     main.add_command(command)
