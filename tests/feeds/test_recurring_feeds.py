@@ -198,3 +198,19 @@ def test_private_feed_cache_shows_recurring_changes_on_both_databases(
     path.write_bytes(second.data)
     starts = [o.start for o in occurrences_all(path, LO, HI)]
     assert len(starts) == 5 and at("Europe/Vienna", date(2027, 4, 14), 16) in starts
+
+
+def test_edit_rule_end_and_zone_of_a_recurring_event(cli: Cli) -> None:
+    cli.ok("event", "add", "Call", "--start", "6 Jan 2027 09:00", "--repeat", "weekly",
+           "--count", "10", "--id", "call")
+    cli.ok("event", "edit", "call", "--until", "2027-01-20")
+    shown = json.loads(cli.ok("event", "show", "call", "--json").stdout)
+    assert shown["repeat"] == "FREQ=WEEKLY;UNTIL=20270120T225959Z"
+    cli.ok("event", "edit", "call", "--tz", "America/New_York")  # same wall clock, new zone
+    rows = json.loads(cli.ok("event", "list", "--json").stdout)
+    assert [r["start_utc"] for r in rows] == [
+        "2027-01-06T14:00:00Z", "2027-01-13T14:00:00Z", "2027-01-20T14:00:00Z"]
+    assert {r["repeat"] for r in rows} == {"FREQ=WEEKLY;UNTIL=20270120T225959Z"}
+    cli.ok("event", "edit", "call", "--repeat", "none")
+    rows = json.loads(cli.ok("event", "list", "--json").stdout)
+    assert len(rows) == 1 and rows[0]["repeat"] is None and "occurrence" not in rows[0]

@@ -214,7 +214,9 @@ def test_untrusted_certificate_sends_nothing_and_keeps_the_rows_for_retry(
         assert "CERTIFICATE_VERIFY_FAILED" in error and reason in error
         status = remind_status(tmp_path, sqlite_url)
         assert "pending  3" in status and "failed   0" in status
-        assert "next due: 2024-10-13T14:00:30Z" in status  # first backoff: retry_seconds = 30
+        # first backoff: retry_seconds = 30; shown in the secretary's zone, then in UTC
+        assert ("next due: Sun 13 Oct 2024 16:00 CEST (Europe/Vienna), 2024-10-13T14:00:30Z"
+                in status)
         assert f"pending: m0000@example.net / cop12-reg: {error}" in status
         if problem == "unknown-ca":  # the operator installs the CA: the same rows go out
             trust(ca, tmp_path, monkeypatch)

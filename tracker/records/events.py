@@ -232,8 +232,7 @@ def edit_event(session: Session, event_id: str, values: EventInput, *, now: date
             all_day = event.all_day
         _apply_span(event, resolve_span(start, end, tz, all_day))
         event.tz = tz
-    if any(v is not None for v in (values.repeat, values.until, values.count)) or (
-            event.rrule and values.tz is not None):
+    if any(v is not None for v in (values.repeat, values.until, values.count)):
         event.rrule = _rule(values, event)
     _check_rule_start(event)
     if values.series is not None:
