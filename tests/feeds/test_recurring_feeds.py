@@ -214,3 +214,27 @@ def test_edit_rule_end_and_zone_of_a_recurring_event(cli: Cli) -> None:
     cli.ok("event", "edit", "call", "--repeat", "none")
     rows = json.loads(cli.ok("event", "list", "--json").stdout)
     assert len(rows) == 1 and rows[0]["repeat"] is None and "occurrence" not in rows[0]
+
+
+def test_one_occurrence_cancelled_and_put_back_with_status(cli: Cli, tmp_path: Path) -> None:
+    cli.ok("event", "add", "Call", "--start", "6 Jan 2027 09:00", "--repeat", "weekly",
+           "--count", "3", "--id", "call")
+    out = tmp_path / "cal"
+    cli.ok("publish", "--out", str(out))
+    before = (out / "all.ics").read_bytes()
+    cli.ok("event", "edit", "call", "--on", "2027-01-13", "--status", "cancelled")
+    cli.ok("event", "edit", "call", "--on", "2027-01-20", "--start", "11:00")
+    cli.ok("publish", "--out", str(out))
+    assert len(occurrences_all(out / "all.ics", LO, HI)) == 2
+    for day in ("2027-01-13", "2027-01-20"):
+        assert "restored" in cli.ok("event", "edit", "call", "--on", day,
+                                    "--status", "confirmed").stdout
+    cli.ok("publish", "--out", str(out))
+    again = occurrences_all(out / "all.ics", LO, HI)
+    assert [o.start for o in again] == [at("Europe/Vienna", date(2027, 1, d), 9)
+                                        for d in (6, 13, 20)]
+    assert b"EXDATE" not in (out / "all.ics").read_bytes() and b"EXDATE" not in before
+    result = cli("event", "edit", "call", "--on", "2027-01-13", "--status", "confirmed")
+    assert result.exit_code == 2 and "is not changed" in result.stderr
+    result = cli("event", "edit", "call", "--on", "2027-01-13", "--status", "tentative")
+    assert result.exit_code == 2 and result.stderr.startswith("error: --status: ")

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.orm import Session
 
 from tracker.cli.context import AppContext, TrackerSubgroup, changed_line, emit
 from tracker.cli.views import (
@@ -82,6 +83,23 @@ def event_options(edit: bool) -> Callable[[F], F]:
     return wrap
 
 
+def _occurrence_status(session: Session, event_id: str, on: str, status: str,
+                       times: str | None) -> None:
+    """--on DATE --status cancelled|confirmed: cancel one occurrence, or put it back."""
+    if times is not None:
+        raise TrackerError("status", "give --status or --start/--end with --on, not both")
+    if status == "cancelled":
+        original = ev.cancel_occurrence(session, event_id, on, now=utc_now())
+        click.echo(f"cancelled the occurrence of {event_id} on "
+                   f"{local_text(original, get_event(session, event_id).tz)}")
+    elif status == "confirmed":
+        original = ev.restore_occurrence(session, event_id, on, now=utc_now())
+        click.echo(f"restored the occurrence of {event_id} on "
+                   f"{local_text(original, get_event(session, event_id).tz)}")
+    else:
+        raise TrackerError("status", "with --on is cancelled or confirmed (put it back)")
+
+
 def _warn(text: str) -> None:
     click.echo(f"warning: {text}", err=True)
 
@@ -128,7 +146,8 @@ def event_add(app: AppContext, /, title: str, series: tuple[str, ...], event_id:
 @click.argument("event_id", metavar="ID")
 @event_options(edit=True)
 @click.option("--on", "on", help="A recurring event's occurrence (its date) to move with "
-              "--start/--end, leaving the others as they are.")
+              "--start/--end, or to cancel or put back with --status cancelled|confirmed, "
+              "leaving the others as they are.")
 @click.pass_obj
 def event_edit(app: AppContext, /, event_id: str, title: str | None, series: tuple[str, ...],
                on: str | None, **kw: Any) -> None:
@@ -140,11 +159,15 @@ def event_edit(app: AppContext, /, event_id: str, title: str | None, series: tup
     """
     with session_scope(app.db_url) as session:
         if on is not None:
-            others = [k for k, v in kw.items() if v is not None and k not in ("start", "end")]
+            others = [k for k, v in kw.items()
+                      if v is not None and k not in ("start", "end", "status")]
             if title is not None or series or others:
                 name = "title" if title is not None else "series" if series else others[0]
                 raise TrackerError(name, "cannot change with --on (one occurrence); "
-                                         "only --start and --end can")
+                                         "only --start, --end and --status can")
+            if kw["status"] is not None:
+                _occurrence_status(session, event_id, on, kw["status"], kw["start"] or kw["end"])
+                return
             occ = ev.move_occurrence(session, event_id, on, kw["start"], kw["end"],
                                      now=utc_now())
             record = get_event(session, event_id)

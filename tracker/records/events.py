@@ -447,6 +447,19 @@ def cancel_occurrence(session: Session, event_id: str, on: str, *, now: datetime
     return original
 
 
+def restore_occurrence(session: Session, event_id: str, on: str, *, now: datetime) -> datetime:
+    """Undo a cancellation or move of one occurrence: it is again where the rule puts it."""
+    event = get_event(session, event_id)
+    original = occurrence_on(event, on)
+    found = [c for c in event.changes if c.original_utc == original]
+    if not found:
+        raise TrackerError("on", f"the occurrence of '{event_id}' on "
+                                 f"{_local_day(original, event.tz):%d %b %Y} is not changed")
+    event.changes.remove(found[0])
+    _touch(event, now)
+    return original
+
+
 def move_occurrence(
     session: Session, event_id: str, on: str, start: str | None, end: str | None, *,
     now: datetime,
