@@ -10,8 +10,13 @@ Rules worth knowing:
 - A wall-clock time that does not exist (02:30 on the night Vienna springs forward) is refused.
 - A wall-clock time that happens twice (02:30 on the night Vienna falls back) means the first
   occurrence, i.e. the one still on summer time (``fold=0``).
-- ``noon`` is 12:00. ``midnight`` with a date is the midnight at the *end* of that date (24:00),
-  because "register by midnight, 4 October" means the whole of 4 October is allowed.
+- ``noon`` is 12:00. ``midnight`` with a date (and ``24:00``) is the *end* of that date, because
+  "register by midnight, 4 October" means the whole of 4 October is allowed: the instant is
+  00:00 the next day, and ``When.end_of`` keeps the date, so a deadline due "4 Oct midnight" is
+  the same as one due on 4 October (shown and published inside 4 October).
+- Legacy tzdata names that are fixed offsets or US/European rules without a city (``EST``,
+  ``MST``, ``HST``, ``EST5EDT``, ``CET``, ``MET``, ``WET``, ``EET``, ``PST8PDT`` ...) are refused
+  like ``GMT+1``: "10:00 EST" in July means New York's 10:00 EDT to a person, 15:00Z to tzdata.
 """
 
 from __future__ import annotations
@@ -25,6 +30,36 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from tracker.errors import TrackerError
 
 ZONE_EXAMPLES = "an IANA name such as Europe/Vienna, America/New_York, Africa/Lagos"
+
+# Names tzdata accepts that are not a place: fixed offsets (EST is UTC-5 all year) or rules
+# without a city. Lower-case key -> the city zones a person most likely means.
+LEGACY_ZONES = {
+    "est": ("America/New_York", "America/Panama"),
+    "mst": ("America/Denver", "America/Phoenix"),
+    "hst": ("Pacific/Honolulu",),
+    "est5edt": ("America/New_York",),
+    "cst6cdt": ("America/Chicago",),
+    "mst7mdt": ("America/Denver",),
+    "pst8pdt": ("America/Los_Angeles",),
+    "cet": ("Europe/Vienna", "Europe/Paris"),
+    "met": ("Europe/Vienna", "Europe/Paris"),
+    "wet": ("Europe/Lisbon",),
+    "eet": ("Europe/Athens", "Africa/Cairo"),
+    # abbreviations people write that are no zone at all
+    "cest": ("Europe/Vienna", "Europe/Paris"),
+    "edt": ("America/New_York",),
+    "cst": ("America/Chicago", "America/Mexico_City"),
+    "cdt": ("America/Chicago",),
+    "mdt": ("America/Denver",),
+    "pst": ("America/Los_Angeles",),
+    "pdt": ("America/Los_Angeles",),
+    "ast": ("America/Halifax",),
+    "adt": ("America/Halifax",),
+    "eest": ("Europe/Athens",),
+    "wat": ("Africa/Lagos",),
+    "pkt": ("Asia/Karachi",),
+    "jst": ("Asia/Tokyo",),
+}
 
 MONTHS = {
     m: i
@@ -44,7 +79,8 @@ WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturd
 
 ACCEPTED_WHEN = (
     "accepted: 2024-10-14T12:00 (optionally with +02:00 or Z), 2024-10-14 12:00, 2024-10-14, "
-    "14/10/2024 12:00, 14 Oct 2024 12:00, 14 Oct 2024 noon, 2024-10-14 9am"
+    "14/10/2024 12:00, 14 Oct 2024 12:00, 14 Oct 2024 noon, 2024-10-14 9am, "
+    "4 Oct 2024 midnight (= 24:00, its end)"
 )
 
 _ISO = re.compile(
@@ -61,6 +97,8 @@ _MONTH_DAY = re.compile(
 )
 _ISO_DAY = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T,]+(?:at\s+)?(?P<time>.+))?$")
 _BY = re.compile(r"^(?:due\s+)?by\s+", re.I)
+_ISO_24 = re.compile(r"^(?P<d>\d{4}-\d{2}-\d{2})[T ]24:00(?::00)?(?P<off>Z|[+-]\d{2}:?\d{2})?$")
+_H24 = re.compile(r",?\s+(?:at\s+)?24[:.h]00$")  # "9 May 2025 24:00" reads as "... midnight"
 _TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?$")
 _OFFSET = re.compile(r"^(\d+)\s*(w|d|h|m)$")
 
@@ -72,6 +110,7 @@ class When:
     tz: str
     utc: datetime | None = None
     day: date | None = None
+    end_of: date | None = None  # "D midnight" / "D 24:00": `utc` is 00:00 after D, meaning D's end
 
     @property
     def is_date(self) -> bool:
@@ -113,6 +152,15 @@ class Offset:
 def parse_zone(name: str, field: str = "tz") -> ZoneInfo:
     """Return the IANA zone called `name`, refusing fixed offsets and unknown names."""
     text = (name or "").strip()
+    legacy = LEGACY_ZONES.get(text.lower().replace("systemv/", ""))
+    if legacy is not None:
+        kind = ("a zone abbreviation or legacy name, not a place" if len(text) <= 4
+                else "a legacy rule without a place")
+        raise TrackerError(
+            field,
+            f"'{name}' is {kind}, wrong for part of the year or the place; use a city zone "
+            f"such as {' or '.join(legacy)}",
+        )
     if re.fullmatch(r"(?i)(etc/)?(gmt|utc)\s*[+-]\s*\d{1,2}(:?\d{2})?", text):
         raise TrackerError(
             field,
@@ -129,7 +177,7 @@ def parse_zone(name: str, field: str = "tz") -> ZoneInfo:
 
 def _zone_hint(text: str) -> str:
     lowered = text.lower().replace(" ", "_")
-    zones = sorted(available_timezones())
+    zones = sorted(z for z in available_timezones() if z.lower() not in LEGACY_ZONES)
     matches = [z for z in zones if z.lower() == lowered]
     if not matches:
         matches = [z for z in zones if z.lower().endswith("/" + lowered)]
@@ -171,8 +219,17 @@ def parse_when(text: str, tz: str, field: str = "WHEN") -> When:
     if by:
         raw = raw[by.end():]
     lowered = raw.lower()
-    if lowered in ("noon", "midnight", "now", "today", "tomorrow"):
+    if lowered in ("noon", "midnight", "24:00", "now", "today", "tomorrow"):
         raise TrackerError(field, f"'{raw}' needs a date, e.g. '14 Oct 2024 noon'; {ACCEPTED_WHEN}")
+    m24 = _ISO_24.match(raw)
+    if m24 and m24.group("off"):  # an explicit offset names an instant: 00:00 after that day
+        when = _from_iso(f"{m24.group('d')}T00:00{m24.group('off')}", tz, zone, field)
+        assert when.utc is not None
+        return When(tz=tz, utc=when.utc + timedelta(days=1))
+    if m24:
+        raw = lowered = f"{m24.group('d')} midnight"
+    else:
+        lowered = _H24.sub(" midnight", lowered)
     if _ISO.match(raw):
         return _from_iso(raw, tz, zone, field)
     lowered, word = _pull_noon_midnight(lowered)
@@ -184,7 +241,8 @@ def parse_when(text: str, tz: str, field: str = "WHEN") -> When:
     elif word == "midnight":
         if clock is not None:
             raise TrackerError(field, f"'{raw}' gives both a time and 'midnight'")
-        day, clock = day + timedelta(days=1), time(0, 0)
+        # The end of `day`: a deadline due on that date. Its instant is 00:00 the next day.
+        return When(tz=tz, utc=start_of_day(day + timedelta(days=1), tz), end_of=day)
     if clock is None:
         return When(tz=tz, day=day)
     local = localize(datetime.combine(day, clock), zone, field)
@@ -270,7 +328,10 @@ def start_of_day(day: date, tz: str) -> datetime:
 
 
 def end_of_day(day: date, tz: str) -> datetime:
-    """The UTC instant a date-only deadline falls due: 23:59 on that day in its zone."""
+    """The UTC instant a date-only deadline falls due: 23:59 on that day in its zone.
+
+    23:59 rather than 24:00 keeps the instant inside the day in every calendar and list.
+    """
     return datetime.combine(day, time(23, 59), tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 

@@ -56,9 +56,9 @@ def test_publish_writes_public_feeds_that_three_parsers_agree_on(
         for uid, got in items.items():
             assert (got.start, got.end) == truth[uid], (name, uid)
         assert not any(u.startswith(("members-", "private-")) for u in items), name
-    assert len(feeds["all.ics"]) == 19
+    assert len(feeds["all.ics"]) == 23
     assert all(".deadline@" in u for u in feeds["deadlines.ics"])
-    assert len(feeds["deadlines.ics"]) == 4
+    assert len(feeds["deadlines.ics"]) == 5
     # a deadline is in its event's series feed too (COP12 -> untoc-cop)
     assert "speakers.deadline@tracker.example.org" in feeds["untoc-cop.ics"]
     assert set(feeds["csw.ics"]) == {"ny-before.event@tracker.example.org",
@@ -162,13 +162,13 @@ def test_cache_table_is_filled_and_pruned(tmp_path: Path, sqlite_url: str) -> No
     config = make_config(tmp_path, sqlite_url)
     publish(config, NOW)
     with session_scope(sqlite_url) as s:
-        assert s.scalar(select(func.count()).select_from(FeedCacheEntry)) == 19
+        assert s.scalar(select(func.count()).select_from(FeedCacheEntry)) == 23
         ev = s.get(Event, "tokyo")
         s.delete(ev)
     publish(config, NOW)
     with session_scope(sqlite_url) as s:
         uids = set(s.scalars(select(FeedCacheEntry.uid)))
-    assert "tokyo.event@tracker.example.org" not in uids and len(uids) == 18
+    assert "tokyo.event@tracker.example.org" not in uids and len(uids) == 22
 
 
 def test_write_feed_is_atomic_and_skips_equal_bytes(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
@@ -20,6 +21,7 @@ from tracker.feeds.render import (
     item_from_event,
     render_calendar,
     render_vevent,
+    repeated_hour,
     split_description,
 )
 
@@ -80,9 +82,15 @@ def test_calendar_properties_and_one_vtimezone_per_zone() -> None:
         if getattr(row, "all_day", False):
             assert ev["DTSTART"].params.get("VALUE") == "DATE"
             assert "TZID" not in ev["DTSTART"].params
-        else:
-            assert ev["DTSTART"].params["TZID"] == row.tz
-            assert ev["DTEND"].params["TZID"] == row.tz
+        else:  # a time in the repeated hour is in UTC, its zone in X-TRACKER-TZ
+            zone = ZoneInfo(row.tz)
+            start, end = expected_times(row)
+            for name, utc in (("DTSTART", start), ("DTEND", end)):
+                if repeated_hour(utc, zone):  # type: ignore[arg-type]
+                    assert "TZID" not in ev[name].params and ev[name].to_ical().endswith(b"Z")
+                    assert str(ev["X-TRACKER-TZ"]) == row.tz
+                else:
+                    assert ev[name].params["TZID"] == row.tz
 
 
 def test_deadlines_are_short_events_with_alarm_window_and_url(tmp_path: Path) -> None:

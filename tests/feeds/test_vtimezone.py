@@ -23,16 +23,16 @@ ZONES = [
 FIRST, LAST = 2019, 2026
 
 
-def probe_days(zone: str) -> list[date]:
+def probe_days(zone: str, first: int = FIRST, last: int = LAST) -> list[date]:
     """The 1st and 15th of every month, plus the days either side of every offset change."""
     tz = ZoneInfo(zone)
     days = []
-    d = date(FIRST, 1, 1)
-    while d.year <= LAST:
+    d = date(first, 1, 1)
+    while d.year <= last:
         days += [d.replace(day=1), d.replace(day=15)]
         d = (d.replace(day=28) + timedelta(days=4)).replace(day=1)
-    d = date(FIRST, 1, 1)
-    while d.year <= LAST:
+    d = date(first, 1, 1)
+    while d.year <= last:
         a = datetime(d.year, d.month, d.day, 12, tzinfo=tz).utcoffset()
         nxt = d + timedelta(days=1)
         b = datetime(nxt.year, nxt.month, nxt.day, 12, tzinfo=tz).utcoffset()
@@ -42,14 +42,15 @@ def probe_days(zone: str) -> list[date]:
     return sorted(set(days))
 
 
-def probe_calendar(zone: str) -> tuple[str, dict[str, datetime]]:
+def probe_calendar(zone: str, first: int = FIRST,
+                   last: int = LAST) -> tuple[str, dict[str, datetime]]:
     """A calendar with a VEVENT at 12:00 local on each probe day, and the true UTC instants."""
     tz = ZoneInfo(zone)
     expected: dict[str, datetime] = {}
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//tests//vtimezone//EN"]
-    body = vtimezone_text(zone, FIRST, LAST).replace("\r\n", "\n").strip().split("\n")
+    body = vtimezone_text(zone, first, last).replace("\r\n", "\n").strip().split("\n")
     lines += body
-    for day in probe_days(zone):
+    for day in probe_days(zone, first, last):
         uid = f"{zone}-{day.isoformat()}"
         expected[uid] = datetime(day.year, day.month, day.day, 12, tzinfo=tz).astimezone(UTC)
         lines += [

@@ -32,6 +32,10 @@ TIMED = [
     ("karachi", "Asia/Karachi", datetime(2024, 10, 14, 15, 0), 60, ["side-event"]),
     ("mexico-2021", "America/Mexico_City", datetime(2021, 7, 15, 12, 0), 60, ["ahc"]),
     ("mexico-2024", "America/Mexico_City", datetime(2024, 7, 15, 12, 0), 60, ["ahc"]),
+    # inside the hour that happens twice (the first occurrence): the three measured cases
+    ("vienna-repeated", "Europe/Vienna", datetime(2024, 10, 27, 2, 30), 60, ["informal"]),
+    ("mexico-repeated", "America/Mexico_City", datetime(2021, 10, 31, 1, 30), 60, ["ahc"]),
+    ("halifax-repeated", "America/Halifax", datetime(2027, 11, 7, 1, 30), 20, ["cd"]),
 ]
 
 
@@ -108,6 +112,9 @@ def matrix() -> tuple[list[Event], list[Deadline]]:
                  due_date=date(2024, 10, 4)),
         deadline("csw-statement", "America/New_York", datetime(2025, 3, 3, 17, 0),
                  series=["csw"], kind="submission", title="Statement; CSW, \\ draft"),
+        # due in Vienna's repeated hour: both DTSTART and DTEND fall inside it
+        deadline("fallback-due", "Europe/Vienna", datetime(2024, 10, 27, 2, 15),
+                 series=["informal"], kind="submission"),
         deadline("cancelled-fee", "Africa/Lagos", datetime(2024, 11, 1, 12, 0),
                  kind="payment", status="cancelled", sequence=2,
                  cancelled_at=NOW - timedelta(days=2), modified_at=NOW - timedelta(days=2)),

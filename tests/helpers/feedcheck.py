@@ -1,16 +1,22 @@
-"""Read a feed with three independent parsers and check they agree with each other and the DB.
+"""Read a feed with four independent parsers and check they agree with each other and the DB.
 
 - icalendar (the library we write with),
 - the strict `ical` package (pydantic models; refuses what RFC 5545 does not allow),
-- Mozilla's ical.js 2.2 under node (Thunderbird's parser), via tests/icaljs_read.mjs; it is
-  the one that reads our VTIMEZONEs (the Python parsers resolve IANA TZIDs with zoneinfo).
+- Mozilla's ical.js 2.2 under node (Thunderbird's parser), via tests/icaljs_read.mjs; it
+  reads our VTIMEZONEs (the Python parsers resolve IANA TZIDs with zoneinfo),
+- libical (Evolution's parser) through its GObject bindings, via tests/helpers/libical_read.py
+  run by the system Python; it too reads our VTIMEZONEs. Where the Debian packages are
+  missing, `read_all` checks the other three and tests/feeds/test_libical.py reports the skip
+  with the reason (under CI, where .ci/run installs them, a missing libical fails).
 
 Each reader returns {uid: Instants}, where start/end are aware UTC datetimes or dates.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -23,6 +29,9 @@ from ical.calendar_stream import IcsCalendarStream
 
 ROOT = Path(__file__).resolve().parents[2]
 ICALJS_SCRIPT = Path(__file__).with_name("icaljs_read.mjs")
+LIBICAL_SCRIPT = Path(__file__).with_name("libical_read.py")
+SYSTEM_PYTHON = "/usr/bin/python3"
+LIBICAL_PACKAGES = "Debian packages gir1.2-ical-3.0 and python3-gi (installed by .ci/run)"
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,47 @@ def read_icaljs(path: Path) -> dict[str, Instants]:
     return out
 
 
+@functools.cache
+def libical_missing() -> str | None:
+    """None when the system Python can load libical's bindings, else why not."""
+    if not Path(SYSTEM_PYTHON).exists():
+        return f"{SYSTEM_PYTHON} not found, so libical cannot be read ({LIBICAL_PACKAGES})"
+    probe = subprocess.run(
+        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('ICalGLib', '3.0'); "
+         "from gi.repository import ICalGLib"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["?"])[-1]
+        return f"libical's GObject bindings are not installed ({last}); need {LIBICAL_PACKAGES}"
+    return None
+
+
+def libical_or_skip() -> None:
+    """Skip (fail under CI, where .ci/run installs the packages) when libical is missing."""
+    reason = libical_missing()
+    if reason is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def read_libical(path: Path) -> dict[str, Instants]:
+    """libical's reading of the file (Evolution); the caller checks `libical_missing` first."""
+    proc = subprocess.run(
+        [SYSTEM_PYTHON, str(LIBICAL_SCRIPT), str(path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out: dict[str, Instants] = {}
+    for ev in json.loads(proc.stdout):
+        out[ev["uid"]] = Instants(
+            _js(ev["start"]), _js(ev["end"]), ev["status"], ev["sequence"]
+        )  # type: ignore[arg-type]
+    return out
+
+
 def _js(value: dict | None) -> datetime | date | None:
     if value is None:
         return None
@@ -96,15 +146,21 @@ def _js(value: dict | None) -> datetime | date | None:
 
 
 def read_all(path: Path) -> dict[str, Instants]:
-    """Parse with all three readers, assert they agree on every item, return one reading."""
+    """Parse with every reader (libical where installed), assert they agree, return one reading."""
     data = path.read_bytes()
     a, b, c = read_icalendar(data), read_ical(data), read_icaljs(path)
-    assert set(a) == set(b) == set(c), (set(a) ^ set(b), set(a) ^ set(c))
-    for uid in a:
-        assert (a[uid].start, a[uid].end) == (b[uid].start, b[uid].end), (uid, a[uid], b[uid])
-        assert (a[uid].start, a[uid].end) == (c[uid].start, c[uid].end), (uid, a[uid], c[uid])
-        assert a[uid].status == b[uid].status == c[uid].status, uid
-        assert a[uid].sequence == b[uid].sequence == (c[uid].sequence or 0), uid
+    others = {"ical": b, "ical.js": c}
+    if libical_missing() is None:
+        others["libical"] = read_libical(path)
+    elif os.environ.get("CI"):  # .ci/run installs it: missing there is a broken set-up
+        pytest.fail(str(libical_missing()))
+    for name, other in others.items():
+        assert set(a) == set(other), (name, set(a) ^ set(other))
+        for uid in a:
+            assert (a[uid].start, a[uid].end) == (other[uid].start, other[uid].end), (
+                name, uid, a[uid], other[uid])
+            assert a[uid].status == other[uid].status, (name, uid)
+            assert a[uid].sequence == (other[uid].sequence or 0), (name, uid)
     return a
 
 

@@ -153,8 +153,8 @@ def test_round_trip_of_our_own_feed(tmp_path: Path, sqlite_url: str) -> None:
     config_b = make_config(tmp_path / "b", url_b)
     calls: list[tuple[int, int]] = []
     report = import_file(config_b, feed_a, [], NOW, progress=lambda d, t: calls.append((d, t)))
-    assert (report.added, report.updated, report.unchanged, report.skipped) == (19, 0, 0, 0)
-    assert calls[-1] == (19, 19)
+    assert (report.added, report.updated, report.unchanged, report.skipped) == (23, 0, 0, 0)
+    assert calls[-1] == (23, 23)
     publish(config_b, NOW)
     a, b = read_all(feed_a), read_all(config_b.calendars_dir / "all.ics")
     assert a == b
@@ -167,10 +167,16 @@ def test_round_trip_of_our_own_feed(tmp_path: Path, sqlite_url: str) -> None:
         assert speakers.email == "registry@example.org" and speakers.series == ["untoc-cop"]
         reg = s.scalar(select(Deadline).where(Deadline.uid.like("registration.%")))
         assert reg is not None and reg.due_date == date(2024, 10, 4)
-        assert s.scalar(select(func.count()).select_from(Deadline)) == 4
+        assert s.scalar(select(func.count()).select_from(Deadline)) == 5
+        # written in UTC (the repeated hour), read back with its own zone from X-TRACKER-TZ
+        fallback = s.scalar(select(Deadline).where(Deadline.uid.like("fallback-due.%")))
+        assert fallback is not None and fallback.tz == "Europe/Vienna"
+        assert fallback.due_utc == datetime(2024, 10, 27, 0, 15, tzinfo=UTC)
+        repeated = s.scalar(select(Event).where(Event.uid.like("halifax-repeated.%")))
+        assert repeated is not None and repeated.tz == "America/Halifax"
     # ...and importing A's feed into A changes nothing
     back = import_file(config_a, feed_a, [], NOW)
-    assert (back.added, back.updated, back.unchanged, back.skipped) == (0, 0, 19, 0)
+    assert (back.added, back.updated, back.unchanged, back.skipped) == (0, 0, 23, 0)
 
 
 def test_older_copy_is_skipped(tmp_path: Path, sqlite_url: str) -> None:

@@ -69,15 +69,38 @@ def test_get_shows_a_button_and_changes_nothing(site: tuple[str, str]) -> None:
     assert token_and_active(url, "m0000@example.net")[1] is True
 
 
-def test_one_click_post_marks_member_inactive(site: tuple[str, str]) -> None:
+def mail_flag(url: str, email: str) -> bool:
+    with session_scope(url) as s:
+        m = s.scalar(select(Member).where(Member.email == email))
+        assert m is not None
+        return m.mail
+
+
+def feed_token(url: str, email: str) -> str:
+    with session_scope(url) as s:
+        m = s.scalar(select(Member).where(Member.email == email))
+        assert m is not None
+        return m.feed_token
+
+
+def test_one_click_post_stops_mail_and_keeps_the_feed(site: tuple[str, str]) -> None:
+    """Unsubscribing stops e-mail only: the member stays active and their feed still answers."""
     base, url = site
     token, _ = token_and_active(url, "m0000@example.net")
+    feed = f"{base}/feeds/{feed_token(url, 'm0000@example.net')}.ics"
+    assert request(feed)[0] == 200
+    page = request(f"{base}/unsubscribe/{token}")[1]
+    assert "calendar subscription keeps working" in page
     status, page, headers = request(f"{base}/unsubscribe/{token}", "POST",
                                     b"List-Unsubscribe=One-Click")
     assert status == 200 and "no more reminder" in page
+    assert "calendar subscription keeps working" in page
     assert "set-cookie" not in {k.lower() for k in headers}
-    assert token_and_active(url, "m0000@example.net")[1] is False
-    assert token_and_active(url, "m0001@example.net")[1] is True  # only that member
+    assert mail_flag(url, "m0000@example.net") is False
+    assert token_and_active(url, "m0000@example.net")[1] is True  # still a member
+    assert mail_flag(url, "m0001@example.net") is True  # only that member
+    status, body, _ = request(feed)
+    assert status == 200 and body.startswith("BEGIN:VCALENDAR")  # calendar keeps working
     assert request(f"{base}/unsubscribe/{token}", "POST", b"List-Unsubscribe=One-Click")[0] == 200
 
 

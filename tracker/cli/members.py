@@ -120,7 +120,9 @@ def member_show(app: AppContext, email: str, as_json: bool) -> None:
 @click.argument("email")
 @member_options
 @click.option("--active/--inactive", "active", default=None,
-              help="Whether the member gets reminder e-mails.")
+              help="Whether they are a member at all: private feed and e-mail (sets both).")
+@click.option("--mail/--no-mail", "mail", default=None,
+              help="Whether they get reminder e-mails; the private feed keeps working.")
 @click.option("--rotate-token", is_flag=True,
               help="Give the member a new private feed URL (the old one stops working).")
 @click.pass_obj

@@ -77,7 +77,7 @@ def member_dict(member: Member, base_url: str) -> dict[str, object]:
         "id": member.id, "email": member.email, "name": member.name,
         "organisation": member.organisation, "tz": member.tz, "series": list(member.series),
         "kinds": list(member.kinds), "remind": member.remind, "active": member.active,
-        "status": "active" if member.active else "inactive",
+        "mail": member.mail, "status": "active" if member.active else "inactive",
         "feed_url": feed_url(base_url, member.feed_token),
         "created": iso_utc(member.created_at), "modified": iso_utc(member.modified_at),
     }
@@ -87,6 +87,13 @@ def local_text(utc: datetime, tz: str) -> str:
     """'Mon 14 Oct 2024 12:00 CEST' in the item's own zone."""
     local = utc.astimezone(ZoneInfo(tz))
     return f"{local:%a %d %b %Y %H:%M} {local.tzname()}"
+
+
+def due_text(deadline: Deadline) -> str:
+    """'end of Fri 9 May 2025' for a deadline due on a date, else its local time and zone."""
+    if deadline.due_date is not None:
+        return f"end of {deadline.due_date:%a %-d %b %Y}"
+    return local_text(deadline.due_utc, deadline.tz)
 
 
 def event_when(event: Event) -> str:
@@ -159,9 +166,7 @@ def _occurrence_when(event: Event, occ: Occurrence) -> str:
 
 def deadlines_table(deadlines: list[Deadline]) -> str:
     rows = [
-        [d.id, (f"{d.due_date:%a %d %b %Y} (end of day)" if d.due_date
-                else local_text(d.due_utc, d.tz)), d.tz, d.kind, d.status, d.event_id or "-",
-         d.title]
+        [d.id, due_text(d), d.tz, d.kind, d.status, d.event_id or "-", d.title]
         for d in deadlines
     ]
     return table(rows, ["ID", "DUE (own zone)", "ZONE", "KIND", "STATUS", "EVENT", "TITLE"])
@@ -169,8 +174,10 @@ def deadlines_table(deadlines: list[Deadline]) -> str:
 
 def members_table(members: list[Member]) -> str:
     rows = [[m.email, m.name, m.organisation, m.tz, ",".join(m.series) or "(all)",
-             m.remind or "(default)", "active" if m.active else "inactive"] for m in members]
-    return table(rows, ["EMAIL", "NAME", "ORGANISATION", "ZONE", "SERIES", "REMIND", "STATUS"])
+             m.remind or "(default)", "active" if m.active else "inactive",
+             "yes" if m.mail else "no"] for m in members]
+    return table(rows, ["EMAIL", "NAME", "ORGANISATION", "ZONE", "SERIES", "REMIND", "STATUS",
+                        "MAIL"])
 
 
 def details(data: dict[str, object]) -> str:

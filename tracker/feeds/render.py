@@ -5,6 +5,11 @@ Choices a subscriber will notice:
   time, "12:00 Speakers' list closes"). A deadline due "on a date" (23:59 local) ends at the
   local midnight instead, so it stays inside its day. Each deadline carries a VALARM one day
   before (Google ignores VALARMs in subscribed feeds; Apple and Thunderbird show them).
+- A time inside the hour that repeats when clocks go back (02:30 on the night Vienna falls
+  back) is written in UTC (``DTSTART:20241027T003000Z``) with the zone kept in X-TRACKER-TZ:
+  with a TZID, icalendar, vobject and calcurse read the first of the two 02:30s while libical
+  (Evolution), ical.js (Thunderbird) and khal read the second, an hour apart. Every other
+  time keeps its TZID, so calendars show it in its own zone.
 - DTSTAMP is the item's modified_at, so a calendar nobody changed republishes byte-identical.
 - Cancelled items stay (STATUS:CANCELLED) for `cancelled_days` after cancellation, so
   subscribed calendars remove them, then drop out.
@@ -40,7 +45,7 @@ from tracker.feeds.vtimezone import vtimezone_text
 from tracker.records.recurrence import Change, last_year
 from tracker.timeparse import start_of_day
 
-RENDER_VERSION = "3"  # bump when the VEVENT layout changes: every cached text is re-rendered
+RENDER_VERSION = "4"  # bump when the VEVENT layout changes: every cached text is re-rendered
 PRODID = "-//Alliance NGO tracker//tracker feeds 1.0//EN"
 DEADLINE_MINUTES = 15
 ALARM_BEFORE = timedelta(days=1)
@@ -188,6 +193,10 @@ class DeadlineLike(Protocol):
     @property
     def opens_date(self) -> date | None: ...
     @property
+    def first_due_utc(self) -> datetime | None: ...
+    @property
+    def first_due_date(self) -> date | None: ...
+    @property
     def instructions(self) -> str | None: ...
     @property
     def url(self) -> str | None: ...
@@ -272,7 +281,12 @@ def deadline_description(dl: DeadlineLike) -> str:
     footer = []
     if dl.opens_utc is not None:
         footer.append(f"Opens: {_local_text(dl.opens_utc, dl.tz)}")
-    footer.append(f"Due: {_local_text(dl.due_utc, dl.tz)}")
+    due = (f"end of {dl.due_date:%a %-d %b %Y} ({dl.tz})" if dl.due_date is not None
+           else _local_text(dl.due_utc, dl.tz))
+    first = dl.first_due_utc
+    if dl.status == "extended" and first is not None and first != dl.due_utc:
+        due += f" (extended from {day_text(first, dl.first_due_date, dl.tz)})"
+    footer.append(f"Due: {due}")
     if dl.email:
         footer.append(f"E-mail: {' '.join(dl.email.split())}")
     if dl.event is not None:  # one line each, so the footer can be told from instructions
@@ -290,6 +304,19 @@ def split_description(text: str) -> str:
     return text
 
 
+def day_text(utc: datetime, on_date: date | None, tz: str) -> str:
+    """'Fri 4 Oct 2024' for a moment due on a date, else 'Fri 4 Oct 2024 12:00' in `tz`."""
+    if on_date is not None:
+        return f"{on_date:%a %-d %b %Y}"
+    return f"{utc.astimezone(ZoneInfo(tz)):%a %-d %b %Y %H:%M}"
+
+
+def repeated_hour(utc: datetime, zone: ZoneInfo) -> bool:
+    """Whether the wall-clock time of `utc` in `zone` happens twice (clocks going back)."""
+    local = utc.astimezone(zone)
+    return local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
+
+
 def _local_text(utc: datetime, tz: str) -> str:
     return f"{utc.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} {tz}"
 
@@ -297,7 +324,7 @@ def _local_text(utc: datetime, tz: str) -> str:
 def render_vevent(item: FeedItem) -> str:
     """One VEVENT as text (CRLF line ends, folded at 75 octets, escaped by icalendar); a
     recurring event's text also holds one VEVENT per moved occurrence."""
-    ev = _vevent(item, item.start_utc, item.end_utc)
+    ev = _vevent(item, item.start_utc, item.end_utc, series=bool(item.rrule))
     if item.rrule:
         ev.add("RRULE", vRecur.from_ical(item.rrule))
         for extra in item.rdates:
@@ -320,7 +347,10 @@ def _feed_time(item: FeedItem, utc: datetime) -> datetime | date:
     return local.date() if item.all_day else local
 
 
-def _vevent(item: FeedItem, start_utc: datetime, end_utc: datetime) -> VEvent:
+def _vevent(item: FeedItem, start_utc: datetime, end_utc: datetime,
+            series: bool = False) -> VEvent:
+    """The VEVENT without recurrence properties. A single time in the repeated hour is in UTC;
+    a series' DTSTART keeps its TZID, since its RRULE must repeat in local time."""
     ev = VEvent()
     ev.add("UID", item.uid)
     ev.add("SUMMARY", item.title)
@@ -330,8 +360,15 @@ def _vevent(item: FeedItem, start_utc: datetime, end_utc: datetime) -> VEvent:
         ev.add("DTEND", first + (item.end_date - item.start_date))
     else:
         zone = ZoneInfo(item.tz)
-        ev.add("DTSTART", start_utc.astimezone(zone))
-        ev.add("DTEND", end_utc.astimezone(zone))
+        in_utc = False
+        for name, utc in (("DTSTART", start_utc), ("DTEND", end_utc)):
+            if repeated_hour(utc, zone) and not series:  # readers disagree on TZID: UTC
+                ev.add(name, utc)
+                in_utc = True
+            else:
+                ev.add(name, utc.astimezone(zone))
+        if in_utc:
+            ev.add("X-TRACKER-TZ", item.tz)  # the zone for display and re-import
     ev.add("DTSTAMP", item.modified_at)
     ev.add("CREATED", item.created_at)
     ev.add("LAST-MODIFIED", item.modified_at)

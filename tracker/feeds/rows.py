@@ -78,7 +78,8 @@ EVENT_COLUMNS = {c.key: c for c in (
     Event.modified_at, Event.cancelled_at, Event.rrule, Event.rdates)}
 DEADLINE_COLUMNS = {c.key: c for c in (
     Deadline.uid, Deadline.title, Deadline.kind, Deadline.tz, Deadline.due_utc, Deadline.due_date,
-    Deadline.opens_utc, Deadline.opens_date, Deadline.instructions, Deadline.url, Deadline.email,
+    Deadline.opens_utc, Deadline.opens_date, Deadline.first_due_utc, Deadline.first_due_date,
+    Deadline.instructions, Deadline.url, Deadline.email,
     Deadline.location, Deadline.status, Deadline.visibility, Deadline.series, Deadline.sequence,
     Deadline.created_at, Deadline.modified_at, Deadline.cancelled_at)} | {
     "event_title": _EVENT.title, "event_series": _EVENT.series}

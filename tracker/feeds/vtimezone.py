@@ -57,7 +57,7 @@ def vtimezone(key: str, first_year: int, last_year: int) -> Timezone:
     range_end = datetime(last_year + 1, 1, 1, tzinfo=UTC) + _DAY
     explicit = [c for c in _explicit_changes(info.transitions) if c.utc < range_end]
     rule = info.rule
-    rrule_parts = _rule_components(rule, explicit) if rule is not None else None
+    rrule_parts = _rule_components(key, rule, explicit) if rule is not None else None
     if rrule_parts is None and rule is not None and rule.dst is not None:
         # A DST rule we cannot write as an RRULE: list the real transitions instead.
         explicit = _merge(explicit, _scan_changes(key, first_year, last_year))
@@ -134,9 +134,15 @@ def _relevant(
 
 
 def _rule_components(
-    rule: Rule, explicit: list[Change]
+    key: str, rule: Rule, explicit: list[Change]
 ) -> tuple[datetime, list[TimezoneStandard | TimezoneDaylight]] | None:
-    """STANDARD + DAYLIGHT with RRULEs for the current rule, or None when it has no DST."""
+    """STANDARD + DAYLIGHT with RRULEs for the current rule, or None when it has no DST.
+
+    None too when the parsed rule disagrees with zoneinfo after its first transitions: the
+    `ical` package reads Dublin's "IST-1GMT0,M10.5.0,M3.5.0/1" (negative DST, winter GMT+0) as
+    +02:00 in winter, which put every Dublin time from October 2027 on two hours off. Such
+    zones get their transitions listed instead.
+    """
     if rule.dst is None or rule.dst_start is None or rule.dst_end is None:
         return None
     if not (
@@ -149,6 +155,10 @@ def _rule_components(
     # The first occurrence of each rule at or after the last explicit transition.
     to_dst = _first_occurrence(rule.dst_start, std, since)
     to_std = _first_occurrence(rule.dst_end, dst, since)
+    zone = ZoneInfo(key)
+    for moment, offset in ((to_dst, dst), (to_std, std)):
+        if (moment + timedelta(hours=1)).astimezone(zone).utcoffset() != offset:
+            return None
     parts = [
         _rule_observance(TimezoneDaylight(), to_dst, std, dst, rule.dst.name, rule.dst_start),
         _rule_observance(TimezoneStandard(), to_std, dst, std, rule.std.name, rule.dst_end),

@@ -232,5 +232,6 @@ def _new_deadline(item: Incoming, now: datetime) -> Deadline:
     return Deadline(
         id=item.new_id(), uid=item.uid, series=item.series, sequence=item.sequence,
         created_at=now, modified_at=now, cancelled_at=now if item.status == "cancelled" else None,
-        event_id=None, **_values(item),
+        event_id=None, first_due_utc=item.start_utc, first_due_date=item.due_date,
+        **_values(item),
     )

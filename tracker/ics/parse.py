@@ -256,6 +256,8 @@ def _timed(item: Incoming, ev: icalendar.cal.Component, start: datetime, floatin
             raise _Skip(f"unknown time zone '{tzid}' (not an IANA or Windows zone name, and "
                         "no zone matches its VTIMEZONE)")
         zone_name = found
+    elif "X-TRACKER-TZ" in ev:  # our feed writes a repeated-hour time in UTC, its zone here
+        zone_name = _zone_name(str(ev.get("X-TRACKER-TZ", ""))) or floating_tz
     item.tz = zone_name
     item.start_utc = _instant(start, zone_name, "DTSTART")
     end, duration = _value(ev, "DTEND"), _value(ev, "DURATION")

@@ -56,7 +56,14 @@ class DeadlineInput:
 
 
 def resolve_due(text: str, tz: str) -> tuple[datetime, date | None]:
-    """A due WHEN: an instant, or a date meaning 23:59 that day in `tz`."""
+    """A due WHEN: an instant, or a date meaning 23:59 that day in `tz`.
+
+    "D midnight" and "D 24:00" are the end of D, so they are due on date D: listed as
+    "end of Fri 9 May" and inside 9 May in every calendar, not on the 10th at 00:00.
+    """
+    when = tp.parse_when(text, tz, "due")
+    if when.end_of is not None:
+        return tp.end_of_day(when.end_of, tz), when.end_of
     return _resolve(text, tz, "due", tp.end_of_day)
 
 
@@ -104,6 +111,7 @@ def add_deadline(
         **_text_fields(values),
     )
     deadline.due_utc, deadline.due_date = resolve_due(values.due, tz)
+    deadline.first_due_utc, deadline.first_due_date = deadline.due_utc, deadline.due_date
     if values.opens:
         deadline.opens_utc, deadline.opens_date = resolve_opens(values.opens, tz)
     check_window(deadline.opens_utc, deadline.due_utc, deadline.tz)
@@ -131,12 +139,15 @@ def edit_deadline(
 ) -> list[str]:
     """Change what was given; bump SEQUENCE once when anything changed. Returns changed fields.
 
-    A due time moved later marks the deadline `extended`. A new `tz` alone keeps the wall-clock
-    times and moves them to the new zone. An empty `remind` is not accepted; 'default' clears it.
+    A deadline is `extended` while its due moment is later than the FIRST one it was recorded
+    with (moved later, then back: open again; moved earlier, then a little later: not
+    extended). A new `tz` alone keeps the wall-clock times and moves them to the new zone. An
+    empty `remind` is not accepted; 'default' clears it.
     """
     deadline = get_deadline(session, deadline_id)
     before = {name: _value(deadline, name) for name in MATERIAL}
-    first_due = deadline.due_utc
+    if deadline.first_due_utc is None and deadline.status == "open":  # a row from before 0007
+        deadline.first_due_utc, deadline.first_due_date = deadline.due_utc, deadline.due_date
     if values.title is not None:
         deadline.title = check_title(values.title)
     if values.event is not None:
@@ -157,8 +168,8 @@ def edit_deadline(
             setattr(deadline, column, texts[column])
     if values.status is not None:
         _set_status(deadline, check_choice(values.status, DEADLINE_STATUSES, "status"), now)
-    elif deadline.due_utc > first_due and deadline.status == "open":
-        deadline.status = "extended"
+    elif deadline.status != "cancelled" and deadline.first_due_utc is not None:
+        deadline.status = "extended" if deadline.due_utc > deadline.first_due_utc else "open"
     changed = [name for name in MATERIAL if before[name] != _value(deadline, name)]
     if changed:
         deadline.sequence += 1

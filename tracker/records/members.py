@@ -18,7 +18,7 @@ from tracker.records.lookup import get_member
 from tracker.records.models import Member
 
 CSV_COLUMNS = ("email", "name", "organisation", "tz", "series", "remind")
-MATERIAL = ("name", "organisation", "tz", "series", "kinds", "remind", "active")
+MATERIAL = ("name", "organisation", "tz", "series", "kinds", "remind", "active", "mail")
 
 
 @dataclass
@@ -31,7 +31,8 @@ class MemberInput:
     series: list[str] | None = None
     kinds: list[str] | None = None
     remind: str | None = None
-    active: bool | None = None
+    active: bool | None = None  # both membership and mail, unless `mail` is given too
+    mail: bool | None = None  # reminder e-mail only; the private feed follows `active`
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ def _clean(values: MemberInput) -> dict[str, object]:
                          else tp.format_offsets(tp.parse_offsets(text, "remind")))
     if values.active is not None:
         out["active"] = values.active
+        out["mail"] = values.active
+    if values.mail is not None:
+        out["mail"] = values.mail
     return out
 
 
@@ -70,7 +74,7 @@ def add_member(
     if session.scalar(select(Member.id).where(Member.email == address)) is not None:
         raise Conflict("email", f"'{address}' is already a member")
     fields: dict[str, object] = {"name": "", "organisation": "", "tz": default_tz, "series": [],
-                                 "kinds": [], "remind": None, "active": True}
+                                 "kinds": [], "remind": None, "active": True, "mail": True}
     fields.update(_clean(values))
     member = Member(email=address, feed_token=new_token(), unsubscribe_token=new_token(),
                     created_at=now, modified_at=now, **fields)

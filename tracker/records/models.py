@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.db.base import Base
@@ -87,6 +87,10 @@ class Deadline(Base):
     due_date: Mapped[date | None] = mapped_column(Date)  # set when due "on a date" (23:59 local)
     opens_utc: Mapped[datetime | None]
     opens_date: Mapped[date | None] = mapped_column(Date)
+    # The due moment it was first recorded with: "extended" means later than this, and the
+    # feed says "extended from ...". None for rows older than the column when already moved.
+    first_due_utc: Mapped[datetime | None]
+    first_due_date: Mapped[date | None] = mapped_column(Date)
     instructions: Mapped[str] = mapped_column(Text, default="")
     url: Mapped[str] = mapped_column(Text, default="")
     email: Mapped[str] = mapped_column(Text, default="")
@@ -120,11 +124,18 @@ class Member(Base):
     series: Mapped[list[str]] = mapped_column(default=list)  # empty: every series
     kinds: Mapped[list[str]] = mapped_column(default=list)  # empty: every kind
     remind: Mapped[str | None] = mapped_column(String(200))  # OFFSETS; None: the defaults
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # a member at all (feed, mail)
+    # Wants reminder e-mail. Unsubscribing clears only this: the private feed keeps working.
+    mail: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     feed_token: Mapped[str] = mapped_column(String(64), unique=True)
     unsubscribe_token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     modified_at: Mapped[datetime]
+
+    @property
+    def gets_mail(self) -> bool:
+        """Whether reminders and notices go to this member: active and not unsubscribed."""
+        return bool(self.active and self.mail)
 
     def follows(self, series: list[str], kind: str | None = None) -> bool:
         """Whether this member wants items of these series (and this deadline kind)."""

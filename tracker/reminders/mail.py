@@ -394,7 +394,8 @@ def preview(session: Session, config: Config, deadline_id: str, email: str | Non
     else:
         series = deadline.all_series
         member = next((m for m in session.scalars(
-            select(Member).where(Member.active.is_(True)).order_by(Member.id))
+            select(Member).where(Member.active.is_(True), Member.mail.is_(True))
+            .order_by(Member.id))
             if m.follows(series, deadline.kind)), None)
         if member is None:  # not stored: only to show what the mail looks like
             member = Member(id=0, email="member@example.org", name="Sample Member",

@@ -73,7 +73,7 @@ def _candidates(session: Session, now: datetime, limit: int, lock: bool) -> Sequ
               and_(r.state == "claimed", r.lease_until <= now))
     query = (
         select(r.id, r.kind, r.member_id, r.deadline_id, r.slot, r.message_id, r.attempts,
-               r.due_at, Deadline.due_utc, Deadline.status, Member.active)
+               r.due_at, Deadline.due_utc, Deadline.status, Member.active, Member.mail)
         .join(Deadline, Deadline.id == r.deadline_id).join(Member, Member.id == r.member_id)
         .where(due).order_by(r.next_attempt_at, r.id).limit(limit)
     )
@@ -111,6 +111,8 @@ def _verdict(row: AnyRow, latest: dict[tuple[int, str], datetime], now: datetime
     """Why a due row must not be sent (recorded as 'skipped'), or None to send it."""
     if not row.active:
         return "member inactive"
+    if not row.mail:
+        return "member unsubscribed from e-mail"
     kind, status, due = row.kind, row.status, row.due_utc
     if kind == "cancelled":
         return None if status == "cancelled" else "deadline reinstated before the notice went out"

@@ -117,7 +117,7 @@ class MemberView:
     series: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     remind: str | None = None
-    active: bool = True
+    active: bool = True  # gets mail: Member.active and Member.mail (unsubscribed = False)
 
     def follows(self, series: Iterable[str], kind: str | None) -> bool:
         """The same rule as models.Member.follows (empty lists mean 'everything')."""

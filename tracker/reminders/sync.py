@@ -3,7 +3,9 @@
 Called at the start of every scheduler round (and by `tracker remind send-due`), so the
 secretary's edits need no hooks: a deadline whose (sequence, due, status, event sequence,
 settings) differs from its marker in ``reminder_plans`` is planned again; so is a member whose
-(modified_at, active, settings) differs from ``member_plans``.
+(modified_at, gets mail, settings) differs from ``member_plans``. "Gets mail" is `active` and
+`mail`: a member who unsubscribed from e-mail (mail=False) is planned like an inactive one,
+while feeds look at `active` alone.
 
 Rows are materialised only a horizon ahead (``HORIZON``): every moment before a deadline's
 ``planned_until`` has a row; ``next_plan_at`` says when the deadline must be looked at again
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, func, or_, select, text, update
+from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.config import Config
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 HORIZON = timedelta(days=2)  # rows exist for moments up to this far ahead
 DAY = timedelta(days=1)  # a day offset's moment lies within a day of (due - offset)
 LIVE = ("pending", "claimed")
+INACTIVE = "member inactive"  # also a member who unsubscribed from e-mail (mail=False)
 
 
 @dataclass
@@ -117,7 +120,8 @@ def _deadlines_to_plan(rnd: _Round, forced: list[str]) -> list[tuple[Deadline, D
 def _active_members(session: Session) -> list[MemberView]:
     m = Member
     rows = session.execute(
-        select(m.id, m.tz, m.series, m.kinds, m.remind).where(m.active.is_(True))
+        select(m.id, m.tz, m.series, m.kinds, m.remind).where(m.active.is_(True),
+                                                               m.mail.is_(True))
     )
     return [MemberView(r[0], r[1], tuple(r[2] or ()), tuple(r[3] or ()), r[4]) for r in rows]
 
@@ -141,7 +145,7 @@ def _plan_deadline(rnd: _Round, deadline: Deadline, marker: DeadlinePlan | None,
     reason = _reason_for(view, rnd.now)
     later = _reconcile(rnd, deadline, desired, existing, until,
                        lambda mid: reason or ("member no longer follows it or offsets changed"
-                                              if mid in active_ids else "member inactive"))
+                                              if mid in active_ids else INACTIVE))
     if marker is None:
         marker = DeadlinePlan(deadline_id=deadline.id, notice_generation=0)
         rnd.session.add(marker)
@@ -224,10 +228,11 @@ def _bulk_update(rnd: _Round, params: Sequence[Mapping[str, object]], **values: 
 
 
 def _row(kind: str, member_id: int, deadline: Deadline, slot: str, at: datetime,
-         rnd: _Round) -> dict[str, object]:
+         rnd: _Round, was_due: datetime | None = None) -> dict[str, object]:
     return {
         "kind": kind, "member_id": member_id, "deadline_id": deadline.id, "slot": slot,
-        "seq": deadline.sequence, "due_at": at, "state": "pending", "attempts": 0,
+        "seq": deadline.sequence, "due_at": at, "was_due_at": was_due, "state": "pending",
+        "attempts": 0,
         "next_attempt_at": at, "created_at": rnd.now, "updated_at": rnd.now,
         "message_id": make_message_id(kind, member_id, deadline.id, slot, deadline.sequence,
                                       rnd.domain),
@@ -241,7 +246,7 @@ def _maybe_notice(rnd: _Round, deadline: Deadline, marker: DeadlinePlan,
     Notices of one "generation" share the slot ``n<generation>``. While every row of the
     current generation is still pending (inside the quiet period), a further edit only pushes
     their moment back and updates their kind, so three quick edits send one notice, rendered
-    from the final state at send time.
+    from the final state at send time. Their moment is `quiet_minutes` after the last edit.
     """
     was_cancelled, is_cancelled = marker.status == "cancelled", deadline.status == "cancelled"
     moved = deadline.due_utc != marker.due_utc
@@ -251,7 +256,9 @@ def _maybe_notice(rnd: _Round, deadline: Deadline, marker: DeadlinePlan,
     ahead = marker.due_utc if is_cancelled else deadline.due_utc
     if ahead <= rnd.now:
         return  # nobody needs news about a deadline that has passed anyway
-    series, at = deadline.all_series, rnd.now + rnd.quiet
+    # The quiet period counts from the edit itself (modified_at), not from the round that
+    # noticed it: a round every minute must not add up to a minute to every notice.
+    series, at = deadline.all_series, deadline.modified_at + rnd.quiet
     recipients = [m.id for m in everyone if m.follows(series, deadline.kind)]
     slot = f"n{marker.notice_generation}"
     states = dict(rnd.session.execute(
@@ -260,7 +267,20 @@ def _maybe_notice(rnd: _Round, deadline: Deadline, marker: DeadlinePlan,
         ).group_by(OutboxRow.state)
     ).all())
     table = OUTBOX
+    was_due: datetime | None = marker.due_utc  # what followers knew before this change
     if marker.notice_generation and states and set(states) == {"pending"}:
+        was_due = rnd.session.scalar(
+            select(OutboxRow.was_due_at).where(OutboxRow.deadline_id == deadline.id,
+                                               OutboxRow.slot == slot).limit(1)
+        )
+        if kind == "moved" and was_due == deadline.due_utc:  # moved back before it went out
+            rnd.session.execute(
+                update(table).where(table.c.deadline_id == deadline.id, table.c.slot == slot,
+                                    table.c.state == "pending")
+                .values(state="skipped", last_error="moved back before the notice went out",
+                        updated_at=rnd.now)
+            )
+            return
         rnd.session.execute(
             update(table).where(table.c.deadline_id == deadline.id, table.c.slot == slot,
                                 table.c.state == "pending")
@@ -276,23 +296,26 @@ def _maybe_notice(rnd: _Round, deadline: Deadline, marker: DeadlinePlan,
             )
         marker.notice_generation += 1
         slot = f"n{marker.notice_generation}"
-    rows = [_row(kind, mid, deadline, slot, at, rnd) for mid in recipients]
+    rows = [_row(kind, mid, deadline, slot, at, rnd, was_due) for mid in recipients]
     insert_rows(rnd.session, rows)
     rnd.report.notices += len(rows)
 
 
 def _members_to_plan(rnd: _Round, forced: list[int]) -> list[tuple[MemberView, datetime, MemberPlan | None]]:
     m, mp = Member, MemberPlan
-    cond = or_(mp.member_id.is_(None), mp.modified_at != m.modified_at, mp.active != m.active,
+    gets_mail = and_(m.active.is_(True), m.mail.is_(True))
+    # The marker's `active` is "gets mail" as last planned (active and not unsubscribed).
+    flipped = or_(and_(mp.active.is_(True), ~gets_mail), and_(mp.active.is_(False), gets_mail))
+    cond = or_(mp.member_id.is_(None), mp.modified_at != m.modified_at, flipped,
                mp.settings != rnd.fingerprint)
     if forced:
         cond = or_(cond, m.id.in_(forced))
     rows = rnd.session.execute(
-        select(m.id, m.tz, m.series, m.kinds, m.remind, m.active, m.modified_at, mp)
+        select(m.id, m.tz, m.series, m.kinds, m.remind, m.active, m.mail, m.modified_at, mp)
         .outerjoin(mp, mp.member_id == m.id).where(cond)
     ).all()
-    return [(MemberView(r[0], r[1], tuple(r[2] or ()), tuple(r[3] or ()), r[4], bool(r[5])),
-             r[6], r[7]) for r in rows]
+    return [(MemberView(r[0], r[1], tuple(r[2] or ()), tuple(r[3] or ()), r[4],
+                        bool(r[5] and r[6])), r[7], r[8]) for r in rows]
 
 
 def _max_offset(rnd: _Round, member: MemberView) -> timedelta:
@@ -318,7 +341,7 @@ def _plan_member(rnd: _Round, member: MemberView, modified_at: datetime,
     if not member.active:
         result = rnd.session.execute(
             update(table).where(table.c.member_id == member.id, table.c.state == "pending")
-            .values(state="skipped", last_error="member inactive", updated_at=rnd.now)
+            .values(state="skipped", last_error=INACTIVE, updated_at=rnd.now)
         )
         # An UPDATE's result is a CursorResult; Session.execute is typed as returning Result.
         rnd.report.skipped += cast(CursorResult[Any], result).rowcount or 0

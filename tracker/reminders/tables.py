@@ -41,6 +41,8 @@ class OutboxRow(Base):
     slot: Mapped[str] = mapped_column(String(20))  # "14d" or "n3" (notice generation 3)
     seq: Mapped[int] = mapped_column(Integer, default=0)  # deadline sequence when queued
     due_at: Mapped[datetime]
+    # A "moved" notice: the due moment followers knew before the change ("was due ...").
+    was_due_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]

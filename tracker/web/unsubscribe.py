@@ -3,8 +3,9 @@
 - GET  /unsubscribe/<token>: a small page with a button; it changes nothing, because link
   scanners and mail-security proxies follow GET links on their own.
 - POST /unsubscribe/<token>: the mail client's one-click request (body
-  ``List-Unsubscribe=One-Click``) or the page's button; marks the member inactive for
-  reminders. Repeating it is harmless.
+  ``List-Unsubscribe=One-Click``) or the page's button; stops reminder e-mail only
+  (``members.mail``): the member stays active and their private calendar feed keeps working.
+  Repeating it is harmless.
 No cookies, no session: the unguessable per-member token is the only credential. An unknown or
 tampered token is a plain 404 and changes nothing.
 """
@@ -63,7 +64,8 @@ def routes(config: Config, now_fn: Callable[[], datetime] = utc_now) -> list[Rou
             address = html.escape(member.email)
         return _page(
             "Stop reminder e-mails?",
-            f"<p>Stop all reminder e-mails to <strong>{address}</strong>?</p>"
+            f"<p>Stop all reminder e-mails to <strong>{address}</strong>? "
+            "Your calendar subscription keeps working.</p>"
             '<form method="post"><input type="hidden" name="List-Unsubscribe" '
             'value="One-Click"><button type="submit">Unsubscribe</button></form>',
         )
@@ -76,10 +78,11 @@ def _unsubscribe(url: str, token: str, now: datetime) -> Response:
         member = session.scalar(select(Member).where(Member.unsubscribe_token == token))
         if member is None:
             return _not_found()
-        if member.active:
-            member.active = False
+        if member.mail:
+            member.mail = False  # not `active`: their private feed stays
             member.modified_at = now  # the next scheduler round drops their pending reminders
-            log.info("member %s unsubscribed from reminders", member.id)
+            log.info("member %s unsubscribed from reminder e-mail", member.id)
         address = html.escape(member.email)
     return _page("Unsubscribed",
-                 f"<p>{address} will get no more reminder e-mails.</p>")
+                 f"<p>{address} will get no more reminder e-mails. "
+                 "Your calendar subscription keeps working.</p>")
