@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -70,6 +71,9 @@ class MailSection:
     lease_seconds: int = 300  # a claim not marked by then is taken up again
     retry_seconds: int = 30  # first backoff after a temporary failure; doubles, at most 1 h
     templates: str = "templates/emails"  # missing at the default path: the packaged copy
+    helo: str = ""  # the name we greet the SMTP server with; empty: the host of base_url
+    dkim_key: str = ""  # PEM private key file; empty: no DKIM signature
+    dkim_selector: str = ""  # DNS selector of that key (<selector>._domainkey.<sender domain>)
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,15 @@ class Config:
     @property
     def outbox_dir(self) -> Path:
         return self.base_dir / self.mail.outbox_dir
+
+    @property
+    def helo_name(self) -> str:
+        """`[mail] helo`, else the host of base_url (a real name, not [127.0.0.1])."""
+        return self.mail.helo or urlsplit(self.tracker.base_url).hostname or "localhost"
+
+    @property
+    def dkim_key_path(self) -> Path | None:
+        return self.base_dir / self.mail.dkim_key if self.mail.dkim_key else None
 
     @property
     def templates_dir(self) -> Path:
@@ -253,8 +266,22 @@ def _validate(config: Config) -> None:
     templates = config.base_dir / m.templates
     if m.templates != MailSection.templates and not templates.is_dir():
         raise ConfigError("[mail] templates", f"no folder at {templates}")
+    if m.helo and not _HOSTNAME.fullmatch(m.helo):
+        raise ConfigError("[mail] helo", "must be a host name such as mail.example.org")
+    if m.dkim_key:
+        if not (config.base_dir / m.dkim_key).is_file():
+            raise ConfigError("[mail] dkim_key", f"no key file at {config.base_dir / m.dkim_key}")
+        if not _HOSTNAME.fullmatch(m.dkim_selector):
+            raise ConfigError("[mail] dkim_selector",
+                              "must name the key's DNS selector, e.g. tracker2025")
+    elif m.dkim_selector:
+        raise ConfigError("[mail] dkim_selector", "needs [mail] dkim_key (the private key file)")
     if not 0 < config.serve.port < 65536:
         raise ConfigError("[serve] port", "must be a port number from 1 to 65535")
+
+
+_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 
 
 def _check(fn: Any, where: str) -> None:

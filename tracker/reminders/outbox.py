@@ -65,6 +65,7 @@ class Claimed:
     message_id: str
     attempts: int
     due_at: datetime
+    was_due_at: datetime | None = None  # a moved notice: the due moment it replaces
 
 
 def _candidates(session: Session, now: datetime, limit: int, lock: bool) -> Sequence[AnyRow]:
@@ -73,7 +74,8 @@ def _candidates(session: Session, now: datetime, limit: int, lock: bool) -> Sequ
               and_(r.state == "claimed", r.lease_until <= now))
     query = (
         select(r.id, r.kind, r.member_id, r.deadline_id, r.slot, r.message_id, r.attempts,
-               r.due_at, Deadline.due_utc, Deadline.status, Member.active, Member.mail)
+               r.due_at, r.was_due_at, Deadline.due_utc, Deadline.status, Member.active,
+               Member.mail)
         .join(Deadline, Deadline.id == r.deadline_id).join(Member, Member.id == r.member_id)
         .where(due).order_by(r.next_attempt_at, r.id).limit(limit)
     )
@@ -129,7 +131,7 @@ def _verdict(row: AnyRow, latest: dict[tuple[int, str], datetime], now: datetime
 
 def _claimed(row: AnyRow) -> Claimed:
     return Claimed(row.id, row.kind, row.member_id, row.deadline_id, row.slot,
-                   row.message_id, row.attempts, row.due_at)
+                   row.message_id, row.attempts, row.due_at, row.was_due_at)
 
 
 def claim_due(session: Session, now: datetime, owner: str, limit: int,

@@ -95,7 +95,7 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
                 _mark(config, outbox.renew, [r.id for r in rows[i:]], owner, clock(), lease)
                 renewed = time.monotonic()
             msg = composer.compose(row.kind, deadlines[row.deadline_id], members[row.member_id],
-                                   row.message_id, clock())
+                                   row.message_id, clock(), was_due=row.was_due_at)
             try:
                 backend.send(msg)
             except DeliveryError as exc:
@@ -156,7 +156,8 @@ def dry_run(config: Config, now: datetime, limit: int = 1000) -> RoundReport:
             deadlines, members = _load(s, take)
             for row in take:
                 msg = render(config, row.kind, deadlines[row.deadline_id],
-                             members[row.member_id], row.message_id, now)
+                             members[row.member_id], row.message_id, now,
+                             was_due=row.was_due_at)
                 report.would_send.append((row, str(msg["To"]), str(msg["Subject"])))
             report.would_skip = skip
         finally:
