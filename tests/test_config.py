@@ -88,3 +88,26 @@ def test_templates_dir_follows_the_config_folder(tmp_path: Path) -> None:
     assert config.templates_dir == tmp_path / "mail"
     moved = dataclasses.replace(config, base_dir=tmp_path / "elsewhere")
     assert moved.templates_dir == packaged_templates()  # `mail` is not there: the stock copy
+
+
+@pytest.mark.parametrize(("mail", "field"), [
+    ({"helo": "not a host"}, "[mail] helo"),
+    ({"dkim_key": "missing.pem", "dkim_selector": "s1"}, "[mail] dkim_key"),
+    ({"dkim_selector": "s1"}, "[mail] dkim_selector"),
+    ({"dkim_key": "key.pem"}, "[mail] dkim_selector"),
+    ({"dkim_key": "key.pem", "dkim_selector": "bad selector"}, "[mail] dkim_selector"),
+], ids=["helo", "key-missing", "selector-without-key", "key-without-selector", "bad-selector"])
+def test_mail_identity_keys_are_checked_by_name(tmp_path: Path, mail: dict[str, str],
+                                                field: str) -> None:
+    (tmp_path / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        build_config({"mail": mail}, base_dir=tmp_path)
+    assert caught.value.field == field
+
+
+def test_helo_defaults_to_the_host_of_base_url(tmp_path: Path) -> None:
+    config = build_config({"tracker": {"base_url": "https://calendars.example.org/x/"}},
+                          base_dir=tmp_path)
+    assert config.helo_name == "calendars.example.org"
+    named = build_config({"mail": {"helo": "mx.example.org"}}, base_dir=tmp_path)
+    assert named.helo_name == "mx.example.org" and named.dkim_key_path is None

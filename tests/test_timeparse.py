@@ -249,3 +249,67 @@ def test_far_off_zone_names_get_no_guess() -> None:
     with pytest.raises(TrackerError) as info:
         tp.parse_zone("Atlantis/Nowhere", "tz")
     assert "did you mean" not in info.value.message
+
+
+# --- legacy zone names and abbreviations: fixed offsets in disguise -----------------------
+
+@pytest.mark.parametrize(("name", "city"), [
+    ("EST", "America/New_York"), ("EST", "America/Panama"), ("MST", "America/Phoenix"),
+    ("HST", "Pacific/Honolulu"), ("EST5EDT", "America/New_York"),
+    ("CST6CDT", "America/Chicago"), ("MST7MDT", "America/Denver"),
+    ("PST8PDT", "America/Los_Angeles"), ("CET", "Europe/Vienna"), ("MET", "Europe/Vienna"),
+    ("WET", "Europe/Lisbon"), ("EET", "Europe/Athens"), ("cet", "Europe/Vienna"),
+    ("est", "America/New_York"), ("CEST", "Europe/Vienna"), ("PDT", "America/Los_Angeles"),
+])
+def test_legacy_zone_names_are_refused_with_city_zones(name: str, city: str) -> None:
+    with pytest.raises(TrackerError) as info:
+        tp.parse_zone(name, "tz")
+    assert info.value.field == "tz" and city in info.value.message, info.value.message
+    assert "did you mean" not in info.value.message  # never suggests the legacy name itself
+
+
+def test_est_in_july_would_have_been_an_hour_off_new_york() -> None:
+    """The bug: '2025-07-15 10:00' in EST was 15:00Z, where New York means 14:00Z."""
+    assert tp.parse_when("2025-07-15 10:00", "America/New_York").utc == utc(2025, 7, 15, 14, 0)
+    with pytest.raises(TrackerError, match="America/New_York"):
+        tp.parse_when("2025-07-15 10:00", "EST")
+
+
+def test_links_to_city_zones_are_still_accepted() -> None:
+    assert tp.parse_zone("US/Eastern").key == "US/Eastern"
+    assert tp.parse_zone("Europe/Kiev").key == "Europe/Kiev"
+
+
+# --- "D midnight" and 24:00: the end of day D -----------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "9 May 2025 midnight", "Fri 9 May 2025 midnight", "midnight 9 May 2025",
+    "9 May 2025 at midnight", "2025-05-09 midnight", "2025-05-09T24:00", "2025-05-09 24:00",
+    "2025-05-09 24:00:00", "9 May 2025 24:00", "09/05/2025 24:00", "May 9, 2025 24:00",
+])
+@pytest.mark.parametrize(("zone", "utc_next_midnight"), [
+    ("Europe/Vienna", utc(2025, 5, 9, 22, 0)), ("America/Halifax", utc(2025, 5, 10, 3, 0)),
+    ("Asia/Karachi", utc(2025, 5, 9, 19, 0)), ("Africa/Lagos", utc(2025, 5, 9, 23, 0)),
+])
+def test_midnight_and_24h_are_the_end_of_that_day(text: str, zone: str,
+                                                  utc_next_midnight: datetime) -> None:
+    when = tp.parse_when(text, zone, "due")
+    assert when.end_of == date(2025, 5, 9)
+    assert when.utc == utc_next_midnight and when.day is None
+
+
+def test_24h_with_an_offset_is_the_instant_it_names() -> None:
+    when = tp.parse_when("2025-05-09T24:00+02:00", "America/Halifax")
+    assert when.utc == utc(2025, 5, 9, 22, 0) and when.end_of is None
+
+
+def test_midnight_on_the_night_new_york_falls_back() -> None:
+    when = tp.parse_when("2 Nov 2024 midnight", "America/New_York")
+    assert when.end_of == date(2024, 11, 2) and when.utc == utc(2024, 11, 3, 4, 0)
+
+
+@pytest.mark.parametrize("text", ["24:00", "9 May 2025 24:30", "2025-05-09T25:00",
+                                  "2025-05-32 midnight"])
+def test_bad_midnights(text: str) -> None:
+    with pytest.raises(TrackerError):
+        tp.parse_when(text, "Europe/Vienna", "due")

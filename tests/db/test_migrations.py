@@ -105,3 +105,54 @@ def test_recurrence_migration_keeps_events_single_and_downgrades_with_triggers(
     assert "occurrence_changes" not in {
         r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
     conn.close()
+
+
+def test_member_mail_keeps_todays_meaning_and_first_due(db_url: str) -> None:
+    """0006_member_mail/0009_first_due on older data: mail = active; open deadlines keep their
+    first due. Down to 0008 (which also runs the downgrades), write rows as that schema had
+    them, up again.
+    """
+    from alembic import command
+
+    with get_engine(db_url).begin() as connection:
+        cfg = alembic_config(db_url)
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0008_reminder_history")
+    with get_engine(db_url).begin() as conn:
+        for i, active in enumerate((True, False)):
+            conn.execute(text(
+                "insert into members (email, name, organisation, tz, series, kinds, active,"
+                " feed_token, unsubscribe_token, created_at, modified_at) values (:e, '', '',"
+                " 'Africa/Lagos', '[]', '[]', :a, :f, :u, '2024-01-01 00:00:00',"
+                " '2024-01-01 00:00:00')"), {"e": f"m{i}@example.org", "a": active,
+                                             "f": f"f{i}", "u": f"u{i}"})
+        for ident, status in (("d-open", "open"), ("d-ext", "extended")):
+            conn.execute(text(
+                "insert into deadlines (id, uid, title, kind, series, tz, due_utc, due_date,"
+                " instructions, url, email, location, status, visibility, sequence, created_at,"
+                " modified_at) values (:i, :u, 'T', 'other', '[]', 'Europe/Vienna',"
+                " '2024-10-04 21:59:00', '2024-10-04', '', '', '', '', :s, 'public', 0,"
+                " '2024-01-01 00:00:00', '2024-01-01 00:00:00')"),
+                {"i": ident, "u": f"{ident}@x", "s": status})
+    migrate(db_url)
+    with get_engine(db_url).connect() as conn:
+        assert sorted(conn.execute(text("select email, active, mail from members")).all()) == [
+            ("m0@example.org", True, True), ("m1@example.org", False, False)]
+        firsts = dict(conn.execute(text("select id, first_due_date from deadlines")).all())
+    assert str(firsts["d-open"]) == "2024-10-04" and firsts["d-ext"] is None
+
+
+def test_first_due_downgrade_keeps_the_deadline_triggers(tmp_path: Path) -> None:
+    """0009's downgrade copies `deadlines` on SQLite: the feed-generation triggers come back."""
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    migrate(url)
+    with get_engine(url).begin() as connection:
+        cfg = alembic_config(url)
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0006_member_mail")
+    conn = sqlite3.connect(tmp_path / "x.db")
+    triggers = {r[0] for r in conn.execute("select name from sqlite_master where type='trigger'")}
+    assert {f"deadlines_feed_generation_{v}" for v in ("insert", "update", "delete")} <= triggers
+    conn.close()

@@ -40,6 +40,7 @@ class Seen:
     tls: str | None  # the transport's TLS version, None for plain text
     starttls: bool  # aiosmtpd's session.ssl is set: upgraded by STARTTLS
     login: str | None  # the user AUTH accepted, None when not authenticated
+    helo: str | None = None  # the name the client greeted with (HELO/EHLO)
 
 
 class Recorder:
@@ -64,7 +65,8 @@ class Recorder:
                 session, "authenticated", False) else None
             self.seen.append(Seen(tuple(session.peer), tls_version(server),  # type: ignore[attr-defined]
                                   getattr(session, "ssl", None) is not None,
-                                  login.decode() if isinstance(login, bytes) else login))
+                                  login.decode() if isinstance(login, bytes) else login,
+                                  getattr(session, "host_name", None)))
         return "250 2.0.0 OK queued"
 
 

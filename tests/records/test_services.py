@@ -177,3 +177,77 @@ def test_member_csv_errors_name_the_real_file_and_line(sqlite_url: str) -> None:
     with pytest.raises(TrackerError) as caught, session_scope(sqlite_url) as s:
         import_members(s, csv, default_tz="Europe/Vienna", now=NOW, source="members 2025.csv")
     assert str(caught.value).startswith("members 2025.csv line 3: tz: unknown time zone 'Lagos' (did you mean Africa/Lagos?)")
+
+
+def add(url: str, ident: str, due: str, tz: str = "Europe/Vienna") -> None:
+    with session_scope(url) as s:
+        add_deadline(s, DeadlineInput(title=ident, due=due, tz=tz), deadline_id=ident,
+                     default_tz="Europe/Vienna", host=HOST, now=NOW)
+
+
+def edit_due(url: str, ident: str, due: str) -> Deadline:
+    with session_scope(url) as s:
+        edit_deadline(s, ident, DeadlineInput(due=due), now=NOW)
+        found = s.get(Deadline, ident)
+        assert found is not None
+        s.expunge(found)
+        return found
+
+
+def test_due_midnight_is_due_on_that_date(db_url: str) -> None:
+    """'9 May 2025 midnight' was stored as 10 May 00:00: now it is the end of 9 May, as a date."""
+    add(db_url, "by-midnight", "9 May 2025 midnight")
+    add(db_url, "on-date", "2025-05-09")
+    add(db_url, "h24", "2025-05-09 24:00", tz="America/Halifax")
+    with session_scope(db_url) as s:
+        a, b = s.get(Deadline, "by-midnight"), s.get(Deadline, "on-date")
+        h = s.get(Deadline, "h24")
+        assert a is not None and b is not None and h is not None
+        assert (a.due_utc, a.due_date) == (b.due_utc, b.due_date)
+        assert a.due_date == date(2025, 5, 9)
+        assert a.due_utc == datetime(2025, 5, 9, 21, 59, tzinfo=UTC)  # 23:59 CEST
+        assert h.due_date == date(2025, 5, 9) and h.due_utc == datetime(2025, 5, 10, 2, 59,
+                                                                         tzinfo=UTC)
+    moved = edit_due(db_url, "by-midnight", "12 May 2025 midnight")
+    assert moved.due_date == date(2025, 5, 12) and moved.status == "extended"
+
+
+def test_extended_only_while_later_than_the_first_due(db_url: str) -> None:
+    add(db_url, "reg", "2024-10-04")
+    assert edit_due(db_url, "reg", "2024-10-11").status == "extended"
+    back = edit_due(db_url, "reg", "2024-10-04")  # moved back: open again
+    assert back.status == "open" and back.first_due_date == date(2024, 10, 4)
+    assert edit_due(db_url, "reg", "2024-10-01").status == "open"  # earlier
+    # earlier, then a little later but still before the first due: not extended
+    assert edit_due(db_url, "reg", "2024-10-03").status == "open"
+    assert edit_due(db_url, "reg", "2024-10-05").status == "extended"
+    with session_scope(db_url) as s:  # an explicit status still wins
+        edit_deadline(s, "reg", DeadlineInput(status="open"), now=NOW)
+        found = s.get(Deadline, "reg")
+        assert found is not None and found.status == "open"
+
+
+def test_mail_flag_and_active(db_url: str) -> None:
+    """--mail/--no-mail changes mail only; --active/--inactive changes both."""
+    with session_scope(db_url) as s:
+        add_member(s, "a@example.org", MemberInput(), default_tz="UTC", now=NOW)
+    from tracker.records.members import edit_member
+
+    def flags() -> tuple[bool, bool]:
+        with session_scope(db_url) as s:
+            m = get_member(s, "a@example.org")
+            return m.active, m.mail
+
+    assert flags() == (True, True)
+    with session_scope(db_url) as s:
+        assert edit_member(s, "a@example.org", MemberInput(mail=False), now=NOW) == ["mail"]
+    assert flags() == (True, False)
+    with session_scope(db_url) as s:
+        edit_member(s, "a@example.org", MemberInput(active=True), now=NOW)
+    assert flags() == (True, True)
+    with session_scope(db_url) as s:
+        edit_member(s, "a@example.org", MemberInput(active=False), now=NOW)
+    assert flags() == (False, False)
+    with session_scope(db_url) as s:
+        edit_member(s, "a@example.org", MemberInput(active=True, mail=False), now=NOW)
+    assert flags() == (True, False)

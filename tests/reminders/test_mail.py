@@ -107,7 +107,63 @@ def test_moved_notice_shows_the_final_state(
     _, msg = smtp_server.messages
     assert msg["Subject"] == ("Extended: Register for cop12-reg - now due "
                               "Fri 25 Oct, 06:00 in New York (12:00 Vienna)")
-    assert "it is now due Fri 25 Oct 2024" in msg.get_body(("plain",)).get_content()
+    text = msg.get_body(("plain",)).get_content()
+    assert "it is now due Fri 25 Oct 2024" in text
+    # what it was due before the change (the due the member was last told about)
+    assert "(it was due Mon 14 Oct 2024, 06:00 in New York (12:00 Vienna))" in " ".join(
+        text.split())
+
+
+def test_greets_with_the_host_of_base_url_and_carries_list_id(
+    tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer  # noqa: F811
+) -> None:
+    """Not '[127.0.0.1]': a real name, [mail] helo or the host of base_url."""
+    add_members(sqlite_url, NOW, 1)
+    add_deadline_at(sqlite_url, NOW, "cop12-reg", "14 Oct 2024 noon")
+    config = smtp_config(tmp_path, sqlite_url, smtp_server)
+    assert config.helo_name == "tracker.example.org"
+    assert run_round(config, lambda: SEND, "test").sent == 1
+    assert smtp_server.handler.seen[0].helo == "tracker.example.org"
+    assert smtp_server.messages[0]["List-Id"] == (
+        '"Alliance events and deadlines" <reminders.example.org>')
+    add_deadline_at(sqlite_url, NOW, "cop12-other", "14 Oct 2024 13:00")
+    named = make_config(tmp_path, sqlite_url, backend="smtp", smtp_host="127.0.0.1",
+                        smtp_port=smtp_server.port, helo="mail.alliance.example")
+    assert run_round(named, lambda: SEND, "test").sent == 1
+    assert smtp_server.handler.seen[1].helo == "mail.alliance.example"
+
+
+def test_dkim_signature_verifies_with_the_published_key(
+    tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer  # noqa: F811
+) -> None:
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / "dkim.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    public = key.public_key().public_bytes(serialization.Encoding.DER,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    import base64
+
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+    add_members(sqlite_url, NOW, 1)
+    add_deadline_at(sqlite_url, NOW, "cop12-reg", "14 Oct 2024 noon")
+    config = make_config(tmp_path, sqlite_url, backend="smtp", smtp_host="127.0.0.1",
+                         smtp_port=smtp_server.port, dkim_key="dkim.pem",
+                         dkim_selector="tracker2025")
+    assert run_round(config, lambda: SEND, "test").sent == 1
+    raw = smtp_server.handler.received[0][2]
+    assert raw.startswith(b"DKIM-Signature:") and b"d=example.org" in raw
+    assert b"s=tracker2025" in raw
+
+    def dns(name: bytes, timeout: int = 5) -> bytes | None:
+        return record if name == b"tracker2025._domainkey.example.org." else None
+
+    assert dkim.verify(raw, dnsfunc=dns)
+    assert not dkim.verify(raw.replace(b"Register for", b"Register fur"), dnsfunc=dns)
 
 
 @pytest.mark.parametrize("title", ["Reg\r\nBcc: evil@example.com", "Reg\nX-Injected: yes",
@@ -170,4 +226,10 @@ def test_when_text_across_dates() -> None:
     assert when_text(at, "America/New_York", "Europe/Vienna") == (
         "Mon 14 Oct 2024, 18:30 in New York (Tue 15 Oct, 00:30 Vienna)")
     assert when_text(datetime(2024, 10, 4, 21, 59, tzinfo=UTC), "Asia/Tokyo", "Europe/Vienna",
-                     end_of_day=True) == "Sat 5 Oct 2024, 06:59 in Tokyo (end of Fri 4 Oct in Vienna)"
+                     end_of_day=True) == "by the end of Fri 4 Oct 2024 in Vienna (Sat 5 Oct, 06:59 Tokyo)"
+    # the issue's example: a Halifax member reading a Vienna date deadline (9 May, 23:59 CEST)
+    end = datetime(2025, 5, 9, 21, 59, tzinfo=UTC)
+    assert when_text(end, "America/Halifax", "Europe/Vienna", end_of_day=True, year=False) == (
+        "by the end of Fri 9 May in Vienna (18:59 Halifax)")
+    assert when_text(end, "Europe/Vienna", "Europe/Vienna", end_of_day=True) == (
+        "by the end of Fri 9 May 2025 in Vienna")

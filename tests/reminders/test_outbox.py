@@ -131,6 +131,68 @@ def test_inactive_member_gets_nothing_more_and_comes_back(setup: Config) -> None
     assert report.revived == 1  # its moment (30 Sep 09:00 Halifax) is still ahead
 
 
+def test_quiet_period_counts_from_the_edit_not_the_round(setup: Config) -> None:
+    """Modified at 04:12:29, noticed by a round at 04:13:36: due 04:22:29, not 04:23:36."""
+    sync(setup, T1)
+    edited = T1 + timedelta(minutes=12, seconds=29)
+    edit_due(setup, "21 Oct 2024 noon", edited)
+    sync(setup, edited + timedelta(minutes=1, seconds=7))  # the round that notices it
+    notices = rows(setup, kind="moved")
+    assert len(notices) == 6
+    assert {n.due_at for n in notices} == {edited + timedelta(minutes=10)}
+    # the notice says what it was due before the change
+    assert {n.was_due_at for n in notices} == {datetime(2024, 10, 14, 10, 0, tzinfo=UTC)}
+
+
+def test_a_round_after_the_quiet_period_sends_at_once(setup: Config) -> None:
+    sync(setup, T1)
+    edit_due(setup, "21 Oct 2024 noon", T1)
+    late = T1 + timedelta(minutes=30)  # no scheduler ran for half an hour
+    sync(setup, late)
+    assert len(claim(setup, late)) == 6
+
+
+def test_moved_back_inside_the_quiet_period_sends_no_notice(setup: Config) -> None:
+    sync(setup, T1)
+    edit_due(setup, "21 Oct 2024 noon", T1 + timedelta(minutes=1))
+    sync(setup, T1 + timedelta(minutes=1))
+    edit_due(setup, "14 Oct 2024 noon", T1 + timedelta(minutes=2))
+    sync(setup, T1 + timedelta(minutes=2))
+    assert {(n.state, n.last_error) for n in rows(setup, kind="moved")} == {
+        ("skipped", "moved back before the notice went out")}
+    assert claim(setup, T1 + timedelta(minutes=30)) == []
+
+
+def test_unsubscribed_member_is_planned_like_an_inactive_one(setup: Config) -> None:
+    """mail=False: no reminders, no notices; the member stays active (their feed works)."""
+    sync(setup, T1)
+    with session_scope(setup.database_url) as s:
+        edit_member(s, "m0000@example.net", MemberInput(mail=False), now=T1)
+    sync(setup, T1)
+    mine = [r for r in rows(setup) if r.state == "skipped"]
+    assert len(mine) == 1 and mine[0].last_error == "member inactive"
+    edit_due(setup, "21 Oct 2024 noon", T1 + timedelta(minutes=1))
+    sync(setup, T1 + timedelta(minutes=1))
+    assert len(rows(setup, kind="moved")) == 5  # no notice for them either
+    with session_scope(setup.database_url) as s:
+        edit_member(s, "m0000@example.net", MemberInput(mail=True), now=T1 + timedelta(minutes=2))
+    assert sync(setup, T1 + timedelta(minutes=2)).members == 1
+
+
+def test_mail_cleared_behind_the_planners_back_is_skipped_at_claim(setup: Config) -> None:
+    """A raw UPDATE (no modified_at change) still cannot send to an unsubscribed member."""
+    sync(setup, T1)
+    from sqlalchemy import update
+
+    from tracker.records.models import Member
+
+    with session_scope(setup.database_url) as s:
+        s.execute(update(Member).where(Member.email == "m0000@example.net").values(mail=False))
+    assert sync(setup, T1).members == 1  # the marker's "gets mail" differs: planned again
+    got = claim(setup, datetime(2024, 9, 30, 23, tzinfo=UTC), limit=100)
+    assert len(got) == 5
+
+
 def test_removed_member_rows_go_with_them(setup: Config) -> None:
     sync(setup, T1)
     with session_scope(setup.database_url) as s:

@@ -5,8 +5,11 @@ feed (404 in their calendar app). `mail` says whether reminder e-mail goes out; 
 they are a member at all. Existing rows keep their meaning: mail = active (an inactive member,
 whether unsubscribed or switched off, got no mail and gets none).
 
+(Numbered 0006 when written; it follows 0008 since the recurrence and reminder-history
+migrations landed first.)
+
 Revision ID: 0006_member_mail
-Revises: 0005_feed_generation
+Revises: 0008_reminder_history
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_member_mail"
-down_revision = "0005_feed_generation"
+down_revision = "0008_reminder_history"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ Existing rows: an open deadline's first due is its due now; for a deadline alrea
 extended the first due is unknown and stays NULL (it keeps its mark; no "from" is shown).
 `reminders.was_due_at`: a "moved" notice says what the due time was before.
 
-Revision ID: 0007_first_due
+Revision ID: 0009_first_due
 Revises: 0006_member_mail
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_first_due"
+revision = "0009_first_due"
 down_revision = "0006_member_mail"
 branch_labels = None
 depends_on = None
@@ -30,9 +30,19 @@ def upgrade() -> None:
     op.add_column("reminders", sa.Column("was_due_at", sa.DateTime(timezone=True), nullable=True))
 
 
+BUMP = "UPDATE feed_generation SET generation = generation + 1 WHERE id = 1"
+
+
 def downgrade() -> None:
     with op.batch_alter_table("reminders") as batch:
         batch.drop_column("was_due_at")
     with op.batch_alter_table("deadlines") as batch:
         batch.drop_column("first_due_date")
         batch.drop_column("first_due_utc")
+    if op.get_bind().dialect.name == "sqlite":  # the batch copy of `deadlines` lost its triggers
+        for verb in ("INSERT", "UPDATE", "DELETE"):
+            op.execute(f"DROP TRIGGER IF EXISTS deadlines_feed_generation_{verb.lower()}")
+            op.execute(
+                f"CREATE TRIGGER deadlines_feed_generation_{verb.lower()} AFTER {verb} "
+                f"ON deadlines BEGIN {BUMP}; END"
+            )
