@@ -251,3 +251,13 @@ def test_mail_flag_and_active(db_url: str) -> None:
     with session_scope(db_url) as s:
         edit_member(s, "a@example.org", MemberInput(active=True, mail=False), now=NOW)
     assert flags() == (True, False)
+
+
+def test_event_ending_at_24h_ends_at_the_end_of_its_day() -> None:
+    from tracker.records.events import resolve_span
+
+    for end in ("24:00", "midnight", "2025-05-09 24:00"):
+        span = resolve_span("9 May 2025 20:00", end, "Europe/Vienna", None)
+        assert span.end_utc == datetime(2025, 5, 9, 22, 0, tzinfo=UTC), end
+    start = resolve_span("9 May 2025 midnight", None, "Europe/Vienna", None)
+    assert not start.all_day and start.start_utc == datetime(2025, 5, 9, 22, 0, tzinfo=UTC)

@@ -97,6 +97,7 @@ def test_every_combination_of_fields_reads_right(tmp_path: Path, kind: str,
         where = (kind, deadline_kind, sorted(on))
         for body in (text, html, str(msg["Subject"])):
             assert "None" not in body and "{{" not in body and "((" not in body, where
+            assert " to by " not in body and "due due" not in body, where
             assert ")) " not in body and not body.rstrip().endswith("))"), where
             for phrase, needs in POINTERS.items():
                 if phrase in body:
@@ -107,12 +108,14 @@ def test_every_combination_of_fields_reads_right(tmp_path: Path, kind: str,
         assert "<h3>What to do</h3>\n\n" not in html, where
         if "on_date" in on and kind != "cancelled":
             assert "by the end of Fri 9 May 2025 in Vienna (18:59 Halifax)" in text, where
+            if "window" in on:
+                assert "to the end of Fri 9 May 2025 in Vienna (18:59 Halifax)" in text, where
         if kind == "moved" and "was_due" in on:
             assert "it was due" in text and "it was due" in html, where
         if kind == "cancelled":
             assert str(msg["Subject"]).startswith("Cancelled: Register for CCPCJ 34 - was due ")
         if deadline_kind == "ground-pass" and kind == "reminder":
-            shown = "within the window shown" if "window" in on else "before the time shown"
+            shown = "within the window shown" if "window" in on else "by the deadline shown"
             assert shown in text.replace("\n", " "), where
 
 

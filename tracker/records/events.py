@@ -91,6 +91,8 @@ def resolve_span(start: str, end: str | None, tz: str, all_day: bool | None) -> 
         if clock is not None:  # an end of '16:30': the same local day as the start
             local_day = when.local().date()
             end = f"{local_day.isoformat()}T{clock:%H:%M}"
+        elif end.strip().lower() in ("24:00", "midnight"):  # the end of the start's day
+            end = f"{when.local().date().isoformat()} 24:00"
         end_when = tp.parse_when(end, tz, "end")
         if end_when.is_date or end_when.utc is None:
             raise TrackerError("end", "must have a time when the start has one, e.g. 16:30")

@@ -161,8 +161,8 @@ def zone_context(deadline: Deadline, tz: str) -> dict[str, str]:
     own, end_of_day = deadline.tz, deadline.due_date is not None
     window = ""
     if deadline.opens_utc is not None:
-        window = (f"{when_text(deadline.opens_utc, tz, own)} to "
-                  f"{when_text(deadline.due_utc, tz, own, end_of_day)}")
+        until = when_text(deadline.due_utc, tz, own, end_of_day).removeprefix("by ")
+        window = f"{when_text(deadline.opens_utc, tz, own)} to {until}"
     return {
         "due": when_text(deadline.due_utc, tz, own, end_of_day),
         "due_short": short_when(deadline.due_utc, tz, own, end_of_day),
