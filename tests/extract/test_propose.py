@@ -91,7 +91,8 @@ def test_close_at_noon_on_the_opening_day_of_the_session() -> None:
 
 def test_midnight_is_the_end_of_the_day() -> None:
     p = one(HEAD + "Please nominate one person by midnight on 24 September.")
-    assert p.due == Moment(date(2024, 9, 25), time(0))
+    # the same as a deadline due on 24 September (its end, 23:59), not 25 September 00:00
+    assert p.due == Moment(date(2024, 9, 24))
 
 
 def test_history_is_not_proposed() -> None:

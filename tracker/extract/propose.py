@@ -349,8 +349,8 @@ def _nearest(clock: ClockHit, dated: list[_Dated]) -> _Dated | None:
 
 
 def _moment(day: date, clock: time | None, midnight: bool = False) -> Moment:
-    if midnight:  # "by midnight on 4 October": the end of 4 October
-        return Moment(day + timedelta(days=1), time(0, 0))
+    if midnight:  # "by midnight on 4 October": the end of 4 October, i.e. due on that date
+        return Moment(day)
     return Moment(day, clock)
 
 
