@@ -313,3 +313,10 @@ def test_midnight_on_the_night_new_york_falls_back() -> None:
 def test_bad_midnights(text: str) -> None:
     with pytest.raises(TrackerError):
         tp.parse_when(text, "Europe/Vienna", "due")
+
+
+def test_end_of_day_is_the_last_2359_where_it_happens_twice() -> None:
+    """Santiago goes back from 24:00 to 23:00 on 5 Apr 2025: the day ends at the second 23:59."""
+    assert tp.end_of_day(date(2025, 4, 5), "America/Santiago") == utc(2025, 4, 6, 3, 59)
+    assert tp.end_of_day(date(2025, 4, 4), "America/Santiago") == utc(2025, 4, 5, 2, 59)
+    assert tp.end_of_day(date(2024, 10, 27), "Europe/Vienna") == utc(2024, 10, 27, 22, 59)

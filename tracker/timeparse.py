@@ -330,9 +330,10 @@ def start_of_day(day: date, tz: str) -> datetime:
 def end_of_day(day: date, tz: str) -> datetime:
     """The UTC instant a date-only deadline falls due: 23:59 on that day in its zone.
 
-    23:59 rather than 24:00 keeps the instant inside the day in every calendar and list.
+    23:59 rather than 24:00 keeps the instant inside the day in every calendar and list. Where
+    23:59 happens twice (Santiago goes back at 24:00 in April) the end is the second one.
     """
-    return datetime.combine(day, time(23, 59), tzinfo=ZoneInfo(tz)).astimezone(UTC)
+    return datetime.combine(day, time(23, 59, fold=1), tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def iso_local(utc: datetime, tz: str) -> str:
