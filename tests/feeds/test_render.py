@@ -222,3 +222,26 @@ def test_refresh_interval_follows_config(refresh: str) -> None:
     data = render_calendar(items, dataclasses.replace(SETTINGS, refresh=refresh), NOW)
     assert f"REFRESH-INTERVAL;VALUE=DURATION:{refresh}\r\n".encode() in data
     assert f"X-PUBLISHED-TTL:{refresh}\r\n".encode() in data
+
+
+def test_extended_deadline_says_from_when() -> None:
+    from datetime import UTC, date, datetime
+
+    from tests.helpers.feed_data import deadline
+
+    timed = deadline("x", "Europe/Vienna", datetime(2024, 10, 11, 12, 0), status="extended",
+                     first_due_utc=datetime(2024, 10, 4, 10, 0, tzinfo=UTC))
+    assert "Due: 2024-10-11 12:00 Europe/Vienna; extended from Fri 4 Oct 2024 12:00" in (
+        item_from_deadline(timed).description)
+    on_date = deadline("y", "Europe/Vienna", datetime(2024, 10, 11, 23, 59),
+                       due_date=date(2024, 10, 11), status="extended",
+                       first_due_utc=datetime(2024, 10, 4, 21, 59, tzinfo=UTC),
+                       first_due_date=date(2024, 10, 4))
+    assert item_from_deadline(on_date).description.endswith(
+        "Due: end of Fri 11 Oct 2024 (Europe/Vienna); extended from Fri 4 Oct 2024\n"
+        "E-mail: registry@example.org")
+    earlier = deadline("z", "Europe/Vienna", datetime(2024, 10, 1, 12, 0), status="open",
+                       first_due_utc=datetime(2024, 10, 4, 10, 0, tzinfo=UTC))
+    assert "extended" not in item_from_deadline(earlier).description
+    assert split_description(item_from_deadline(timed).description) == (
+        "Register on INDICO; bring your passport.")

@@ -285,7 +285,7 @@ def deadline_description(dl: DeadlineLike) -> str:
            else _local_text(dl.due_utc, dl.tz))
     first = dl.first_due_utc
     if dl.status == "extended" and first is not None and first != dl.due_utc:
-        due += f" (extended from {day_text(first, dl.first_due_date, dl.tz)})"
+        due += f"; extended from {day_text(first, dl.first_due_date, dl.tz)}"
     footer.append(f"Due: {due}")
     if dl.email:
         footer.append(f"E-mail: {' '.join(dl.email.split())}")
