@@ -9,7 +9,8 @@ CONFIG ?= config.toml
 .PHONY: run test lint bench clean help
 
 help:
-	@echo "make run   - set up, initialise tracker.db, load the COP12 sample, run the main job"
+	@echo "make run   - set up, initialise tracker.db, load the COP12 sample and a demo season, run the"
+	@echo "             scheduler and the web server (the page's address is printed) until Ctrl-C"
 	@echo "make test  - set up (with test tools and ical.js) and run the whole test suite"
 
 $(PY):
@@ -25,11 +26,10 @@ node_modules/.stamp: package.json
 	@touch $@
 
 run: $(STAMP)
-	$(BIN)/tracker --config $(CONFIG) init --sample examples/cop12.toml
-	$(BIN)/tracker --config $(CONFIG) event list
+	$(BIN)/tracker --config $(CONFIG) init --sample examples/cop12.toml --demo
 	$(BIN)/tracker --config $(CONFIG) deadline list --upcoming
 	$(BIN)/tracker --config $(CONFIG) publish
-	$(BIN)/python scheduler.py --config $(CONFIG)
+	$(BIN)/tracker --config $(CONFIG) run
 
 test: $(STAMP) node_modules/.stamp
 	$(BIN)/ruff check tracker tests scheduler.py bench

@@ -1,10 +1,11 @@
-"""Build hook only (the metadata is in pyproject.toml): put the e-mail templates in the wheel.
+"""Build hook only (the metadata is in pyproject.toml): put the templates in the wheel.
 
-The secretary edits the templates in the root folder `templates/emails/`, which package-data
-cannot reach (it only sees files under the package's own folder), and a symlink inside the
-package is followed differently by sdist, wheel and editable builds. So `build_py` copies the
-root folder's `*.j2` files into `tracker/_templates/emails/` of the build tree: one copy in
-the repository, one inside every wheel. `tracker.config.packaged_templates` finds them there.
+The secretary edits the e-mail templates in the root folder `templates/emails/`, and the
+members' pages live in `templates/web/` beside them; package-data cannot reach either (it only
+sees files under the package's own folder), and a symlink inside the package is followed
+differently by sdist, wheel and editable builds. So `build_py` copies the root folders' files
+into `tracker/_templates/<folder>/` of the build tree: one copy in the repository, one inside
+every wheel. `tracker.config.packaged_templates` finds them there.
 """
 
 from __future__ import annotations
@@ -15,25 +16,30 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SOURCE = Path("templates", "emails")  # relative to the project root, as setuptools expects
-TARGET = ("tracker", "_templates", "emails")  # inside the package, in the build tree
+# folder under templates/ (relative to the project root, as setuptools expects) -> patterns
+FOLDERS = {"emails": ("*.j2",), "web": ("*.j2", "*.css", "*.js")}
+TARGET = ("tracker", "_templates")  # inside the package, in the build tree
 
 
 class BuildPyWithTemplates(build_py):
-    """`build_py` that also copies the root e-mail templates into the package."""
+    """`build_py` that also copies the root templates (e-mail, web) into the package."""
 
     def _templates(self) -> dict[str, str]:
         """{file in the build tree: file in the source tree} for every template."""
-        found = sorted((ROOT / SOURCE).glob("*.j2"))
-        if not found:  # a wheel without templates would fail only when the first mail goes out
-            raise FileNotFoundError(f"no e-mail templates in {ROOT / SOURCE}")
-        return {str(Path(self.build_lib, *TARGET, src.name)): str(SOURCE / src.name)
-                for src in found}
+        out: dict[str, str] = {}
+        for folder, patterns in FOLDERS.items():
+            source = Path("templates", folder)
+            found = sorted(p for pattern in patterns for p in (ROOT / source).glob(pattern))
+            if not found:  # a wheel without them would fail only at the first mail or page
+                raise FileNotFoundError(f"no templates in {ROOT / source}")
+            out.update({str(Path(self.build_lib, *TARGET, folder, src.name)): str(source / src.name)
+                        for src in found})
+        return out
 
     def run(self) -> None:
         super().run()
         if getattr(self, "editable_mode", False):
-            return  # an editable install reads the checkout's templates/emails directly
+            return  # an editable install reads the checkout's templates/ directly
         for out, src in self._templates().items():
             self.mkpath(str(Path(out).parent))
             self.copy_file(src, out, preserve_mode=False)

@@ -80,6 +80,9 @@ class MailSection:
 class ServeSection:
     host: str = "127.0.0.1"
     port: int = 8080
+    # The key that signs the members' page forms (CSRF tokens); created with mode 0600 on first
+    # use and kept, so forms a member opened before a restart still submit.
+    secret_file: str = "tracker.secret"
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,10 @@ class Config:
         return self.base_dir / self.mail.dkim_key if self.mail.dkim_key else None
 
     @property
+    def secret_path(self) -> Path:
+        return self.base_dir / self.serve.secret_file
+
+    @property
     def templates_dir(self) -> Path:
         """The e-mail templates: `[mail] templates` when that folder exists, else the copy
         inside the installed package (an installed tracker runs outside any checkout).
@@ -137,14 +144,14 @@ SECTIONS = {
 }
 
 
-def packaged_templates() -> Path:
-    """The templates the wheel carries (`tracker/_templates/emails`, copied there from the root
-    `templates/emails/` by setup.py), else, in a checkout or editable install where no copy is
-    made, that root folder itself."""
-    packaged = resources.files("tracker").joinpath("_templates", "emails")
+def packaged_templates(folder: str = "emails") -> Path:
+    """The templates the wheel carries (`tracker/_templates/<folder>`, copied there from the
+    root `templates/<folder>/` by setup.py: `emails` and `web`), else, in a checkout or
+    editable install where no copy is made, that root folder itself."""
+    packaged = resources.files("tracker").joinpath("_templates", folder)
     if isinstance(packaged, Path) and packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[1] / "templates" / "emails"
+    return Path(__file__).resolve().parents[1] / "templates" / folder
 
 
 def resolve_db_url(url: str, base_dir: Path) -> str:
@@ -278,6 +285,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("[mail] dkim_selector", "needs [mail] dkim_key (the private key file)")
     if not 0 < config.serve.port < 65536:
         raise ConfigError("[serve] port", "must be a port number from 1 to 65535")
+    if not config.serve.secret_file.strip():
+        raise ConfigError("[serve] secret_file", "must name a file, e.g. tracker.secret")
 
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

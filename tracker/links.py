@@ -14,6 +14,12 @@ def feed_url(base_url: str, token: str) -> str:
     return urljoin(_base(base_url), f"feeds/{token}.ics")
 
 
+def member_page_url(base_url: str, token: str) -> str:
+    """A member's own page (`/m/<token>`, the token of their reminder mail): their upcoming
+    deadlines, their feed, their settings."""
+    return urljoin(_base(base_url), f"m/{token}")
+
+
 def unsubscribe_url(base_url: str, token: str) -> str:
     return urljoin(_base(base_url), f"unsubscribe/{token}")
 

@@ -16,10 +16,12 @@ from tracker.cli.feeds import import_group, publish, serve
 from tracker.cli.members import member
 from tracker.cli.records import deadline, event
 from tracker.cli.remind import remind
+from tracker.cli.run import run
 from tracker.config import load_config, resolve_db_url
 from tracker.db.engine import current_revision, migrate, session_scope
 from tracker.errors import TrackerError
 from tracker.links import host_of
+from tracker.records.demo import load_demo
 from tracker.records.sample import is_empty, load_sample
 from tracker.timeparse import utc_now
 
@@ -57,27 +59,40 @@ def main(ctx: click.Context, config_path: str | None, db_url: str | None, verbos
 @main.command()
 @click.option("--sample", type=click.Path(dir_okay=False),
               help="A sample calendar (TOML) to load when the database has no events yet.")
+@click.option("--demo", is_flag=True,
+              help="Also load a demo season placed relative to today (titles marked DEMO), "
+              "when the database has no events yet.")
 @click.pass_obj
-def init(app: AppContext, sample: str | None) -> None:
+def init(app: AppContext, sample: str | None, demo: bool) -> None:
     """Create or upgrade the database schema (safe to run again; keeps every row).
 
-    Example: tracker init --sample examples/cop12.toml
+    Example: tracker init --sample examples/cop12.toml --demo
     """
     migrate(app.db_url)
     click.echo(f"database ready: {_shown_url(app.db_url)} (schema {current_revision(app.db_url)})")
+    if not (sample or demo):
+        return
+    text = None
     if sample:
         try:
             text = Path(sample).read_text(encoding="utf-8")
         except OSError as exc:
             raise TrackerError("--sample", f"cannot read {sample}: {exc.strerror}") from None
-        with session_scope(app.db_url) as session:
-            if not is_empty(session):
-                click.echo("sample not loaded: the database already has events")
-                return
-            counts = load_sample(session, text, sample, default_tz=app.tz,
-                                 host=host_of(app.base_url), now=utc_now())
-        click.echo(f"loaded sample {Path(sample).name}: {counts[0]} events, {counts[1]} deadlines, "
-                   f"{counts[2]} members")
+    now, host = utc_now(), host_of(app.base_url)
+    with session_scope(app.db_url) as session:
+        if not is_empty(session):
+            click.echo("sample not loaded: the database already has events")
+            return
+        lines = []
+        if sample and text is not None:
+            counts = load_sample(session, text, sample, default_tz=app.tz, host=host, now=now)
+            lines.append(f"loaded sample {Path(sample).name}: {counts[0]} events, "
+                         f"{counts[1]} deadlines, {counts[2]} members")
+        if demo:
+            events, deadlines = load_demo(session, host=host, now=now)
+            lines.append(f"loaded the demo season (titles start with DEMO:): {events} events, "
+                         f"{deadlines} deadlines; the first reminder is due within two minutes")
+    click.echo("\n".join(lines))
 
 
 def _shown_url(url: str) -> str:
@@ -85,5 +100,5 @@ def _shown_url(url: str) -> str:
 
 
 for command in (event, deadline, member, publish, serve, import_group, remind, extract_command,
-                backup, export):
+                backup, export, run):
     main.add_command(command)

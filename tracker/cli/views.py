@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from tracker.links import feed_url
+from tracker.links import feed_url, member_page_url
 from tracker.records.events import LIST_HORIZON, event_occurrences
 from tracker.records.models import Deadline, Event, Member
 from tracker.records.recurrence import Occurrence
@@ -79,6 +79,7 @@ def member_dict(member: Member, base_url: str) -> dict[str, object]:
         "kinds": list(member.kinds), "remind": member.remind, "active": member.active,
         "mail": member.mail, "status": "active" if member.active else "inactive",
         "feed_url": feed_url(base_url, member.feed_token),
+        "page_url": member_page_url(base_url, member.unsubscribe_token),
         "created": iso_utc(member.created_at), "modified": iso_utc(member.modified_at),
     }
 

@@ -191,6 +191,7 @@ def context(config: Config, kind: str, deadline: Deadline, member: Member, now: 
         "member_name": member.name or member.email,
         "time_left": time_left(now, deadline.due_utc),
         "unsubscribe_url": unsubscribe_url(config, member),
+        "page_url": links.member_page_url(config.tracker.base_url, member.unsubscribe_token),
     }
 
 

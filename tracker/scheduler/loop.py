@@ -68,6 +68,20 @@ class Loop:
         finally:
             self.busy.release()
 
+    def start(self) -> None:
+        """Run rounds in APScheduler's thread from now on: one now, then every INTERVAL."""
+        sched = BackgroundScheduler(timezone=UTC)
+        self.scheduler = sched
+        sched.add_job(self.round, "interval", seconds=INTERVAL, id="round", coalesce=True,
+                      max_instances=1, next_run_time=utc_now())
+        sched.start()
+
+    def shutdown(self) -> None:
+        """Stop: the round in progress sees the stop flag, gives back its claim and returns."""
+        self.stop.set()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+
     def _wake_at_next_due(self) -> None:
         if self.scheduler is None or self.stop.is_set():
             return
@@ -96,21 +110,22 @@ def main(argv: list[str] | None = None) -> int:
         shown = exc.at("", "--config") if exc.field == "config" else exc
         print(f"error: {shown}", file=sys.stderr)
         return exc.exit_code
-    owner = f"{socket.gethostname()}:{os.getpid()}"
+    owner = owner_name()
     loop = Loop(config, owner, args.once)
     if args.once:
         loop.round()
         return 1 if loop.failed else 0
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: loop.stop.set())
-    sched = BackgroundScheduler(timezone=UTC)
-    loop.scheduler = sched
-    sched.add_job(loop.round, "interval", seconds=INTERVAL, id="round", coalesce=True,
-                  max_instances=1, next_run_time=utc_now())
-    sched.start()
+    loop.start()
     log.info("scheduler %s running; Ctrl-C stops it", owner)
     while not loop.stop.wait(0.5):
         pass
     log.info("stopping")
-    sched.shutdown(wait=True)  # the round in progress sees the stop flag and returns
+    loop.shutdown()
     return 0
+
+
+def owner_name() -> str:
+    """Who claims outbox rows: host and process, as `tracker remind status` shows them."""
+    return f"{socket.gethostname()}:{os.getpid()}"

@@ -1,7 +1,8 @@
 """HTTP: the published feeds with ETag/Last-Modified and 304s, members' private feeds, a page.
 
 Routes (Starlette, served by uvicorn):
-- ``/``                     a small page listing the public feeds;
+- ``/``, ``/m/<token>``, ``/api/upcoming``: the members' pages and their JSON (tracker.web.pages,
+                            tracker.web.api, registered by `plugin_routes`);
 - ``/<name>.ics``           a file from the calendars folder (only names that exist there;
                             anything with a slash, ``..`` or an odd character is a 404);
 - ``/feeds/<token>.ics``    a member's private feed (see tracker.feeds.private: one indexed read of
@@ -19,7 +20,6 @@ bytes. If-None-Match wins over If-Modified-Since, as RFC 9110 says.
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import re
 from collections.abc import Callable
@@ -30,7 +30,7 @@ from threading import Lock
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
@@ -39,7 +39,7 @@ from tracker.db.engine import session_scope
 from tracker.feeds.private import PrivateFeeds
 from tracker.feeds.render import FeedSettings
 from tracker.timeparse import utc_now
-from tracker.web import unsubscribe
+from tracker.web import api, pages, unsubscribe
 
 log = logging.getLogger(__name__)
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
@@ -53,6 +53,8 @@ def plugin_routes(config: Config, now_fn: NowFn) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     # --- other modules' routes register here, e.g. routes += unsubscribe.routes(config, now_fn)
     routes += unsubscribe.routes(config, now_fn)
+    routes += pages.routes(config, now_fn)
+    routes += api.routes(config, now_fn)
     return routes
 
 
@@ -137,21 +139,6 @@ class FeedServer:
         self._files[name] = (key, body)
         return body
 
-    def index(self, request: Request) -> Response:
-        base = self.config.tracker.base_url.rstrip("/") + "/"
-        rows = "\n".join(
-            f'<li><a href="{html.escape(n)}">{html.escape(n)}</a> '
-            f"<code>{html.escape(base + n)}</code></li>"
-            for n in self.public_names()
-        ) or "<li>No feeds published yet: run <code>tracker publish</code>.</li>"
-        name = html.escape(self.config.calendars.name)
-        page = (
-            f"<!doctype html>\n<html lang=en><meta charset=utf-8><title>{name}</title>\n"
-            f"<h1>{name}</h1>\n<p>Subscribe to a feed in Google Calendar, Outlook, Apple "
-            f"Calendar or Thunderbird with its address:</p>\n<ul>\n{rows}\n</ul>\n"
-        )
-        return HTMLResponse(page)
-
     def public_feed(self, request: Request) -> Response:
         body = self._file_body(request.path_params["name"])
         if body is None:
@@ -202,7 +189,6 @@ def create_app(
     """The web app; `extra_routes` (and `plugin_routes`) come before the catch-all feed route."""
     server = FeedServer(config, now_fn)
     routes: list[BaseRoute] = [
-        Route("/", server.index),
         Route("/feeds/{name}", server.private_feed),
         *plugin_routes(config, now_fn),
         *(extra_routes or []),
