@@ -326,32 +326,36 @@ class Pages:
 
     def _member_post(self, token: str, body: bytes) -> Response:
         fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        form = FormValues(tz=_first(fields, "tz") or "", series=fields.get("series", []),
+                          remind=_first(fields, "remind") or "",
+                          mail=_first(fields, "mail") == "yes")
         now = self.now_fn()
-        with session_scope(self.config.database_url) as session:
-            member = find_page_member(session, token)
-            if member is None:
-                return _not_found()
-            if not csrf.valid(self.key, token, _first(fields, "csrf")):
-                log.info("member page form for member %s refused: bad CSRF token", member.id)
-                return _render(self.config, "refused.html.j2", status=403,
-                               page_url=f"/m/{token}")
-            form = FormValues(tz=_first(fields, "tz") or "", series=fields.get("series", []),
-                              remind=_first(fields, "remind") or "",
-                              mail=_first(fields, "mail") == "yes")
-            values = replace(mail_input(form.mail), tz=form.tz, series=form.series,
-                             remind=form.remind)
-            try:
-                changed = edit_member(session, member.email, values, now=now)
-            except TrackerError as exc:
-                session.rollback()  # nothing of the form is written
-                label = FORM_LABELS.get(exc.field, exc.field)
+        try:
+            with session_scope(self.config.database_url) as session:  # one transaction
                 member = find_page_member(session, token)
-                assert member is not None
+                if member is None:
+                    return _not_found()
+                if not csrf.valid(self.key, token, _first(fields, "csrf")):
+                    log.info("member page form for member %s refused: bad CSRF token",
+                             member.id)
+                    return _render(self.config, "refused.html.j2", status=403,
+                                   page_url=f"/m/{token}")
+                values = replace(mail_input(form.mail), tz=form.tz,
+                                 series=_keep_order(form.series, list(member.series)),
+                                 remind=form.remind)
+                changed = edit_member(session, member.email, values, now=now)
+                if changed:
+                    log.info("member %s changed %s on their page", member.id,
+                             ", ".join(changed))
+        except TrackerError as exc:  # the transaction was rolled back: nothing written
+            label = FORM_LABELS.get(exc.field, exc.field)
+            with session_scope(self.config.database_url) as session:
+                member = find_page_member(session, token)
+                if member is None:
+                    return _not_found()
                 return self._member_response(
                     session, member, token, now, errors={exc.field: f"{label}: {exc.message}"},
                     form=form, status=400)
-            if changed:
-                log.info("member %s changed %s on their page", member.id, ", ".join(changed))
         query = "?" + urlencode({"saved": ",".join(changed) or "nothing"})
         return RedirectResponse(f"/m/{token}{query}", status_code=303)
 
@@ -365,6 +369,13 @@ class Pages:
 
 
 FILTER_LABELS = {"series": "Series", "kind": "Kind"}
+
+
+def _keep_order(ticked: list[str], current: list[str]) -> list[str]:
+    """The ticked tags in the member's own order, new ones after: the boxes are listed
+    alphabetically, and saving an unchanged form must not count as a change of series."""
+    rank = {tag: i for i, tag in enumerate(current)}
+    return sorted(ticked, key=lambda tag: rank.get(tag, len(rank)))
 
 
 def _first(fields: dict[str, list[str]], name: str) -> str | None:
