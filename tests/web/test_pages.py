@@ -338,7 +338,7 @@ def test_a_bad_value_shows_the_clis_message_and_changes_nothing(
     assert f"{label}: {message}" in html.unescape(answer.text)
     # The form shows what was typed, marked invalid, so the member can correct it.
     if field != "series":
-        assert f'aria-invalid="true"' in answer.text
+        assert 'aria-invalid="true"' in answer.text
         assert f'value="{html.escape(value)}"' in answer.text
 
 

@@ -10,8 +10,12 @@ deployments that run them apart (several web workers, several schedulers on one 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
 import threading
 import time
+from types import FrameType
 
 import click
 
@@ -45,20 +49,35 @@ def run(app: AppContext, host: str | None, port: int | None) -> None:
         create_app(config), host=host, port=port, log_level="warning", access_log=False,
         proxy_headers=True, forwarded_allow_ips="127.0.0.1",
     ))
+    try:  # bound here, so a taken port is one line and nothing has started yet
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise OperationalError("port", f"could not listen on {host}:{port} ({reason}); "
+                               "choose another port") from None
     loop = Loop(config, owner_name(), once=False)
     announcer = threading.Thread(target=_announce, args=(server, config, host, port),
                                  daemon=True)
+    # uvicorn handles SIGINT/SIGTERM while it serves, then restores the handlers it found and
+    # raises the signal again; these (no-op) handlers are what it finds, so the signal ends
+    # the server and this command stops the scheduler cleanly and exits 0.
+    previous = {sig: signal.signal(sig, _noted) for sig in (signal.SIGINT, signal.SIGTERM)}
     loop.start()
     announcer.start()
     try:
-        server.run()  # until SIGINT/SIGTERM (uvicorn's handlers, in this main thread)
+        server.run(sockets=[listener])  # until SIGINT/SIGTERM, in this main thread
     finally:
+        listener.close()
         click.echo("stopping the scheduler...", err=True)
         loop.shutdown()
-    if not server.started:
-        raise OperationalError("port", f"could not listen on {host}:{port} (in use?); "
-                               "choose another with --port")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     click.echo("stopped", err=True)
+
+
+def _noted(sig: int, frame: FrameType | None) -> None:
+    """A stop signal after the server has stopped: the scheduler is already stopping."""
 
 
 def page_address(host: str, port: int) -> str:

@@ -14,7 +14,7 @@ watches.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -49,9 +49,11 @@ def load_demo(session: Session, *, host: str, now: datetime) -> tuple[int, int]:
     note = NOTE.format(day=today.isoformat())
     opening = _monday_on_or_after(today + timedelta(days=35))
     meeting = _first_thursday_of_next_month(today)
-    first = (now + FIRST_REMINDER_LEAD).astimezone(zone)
-    first = first.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    reg_due = first + timedelta(hours=24 * REGISTRATION_DAYS)
+    # In UTC: "+ 240 hours" on a Vienna wall clock would be 239 or 241 real hours across a
+    # clock change, and the first reminder would fall an hour early (in the past) or late.
+    first = (now + FIRST_REMINDER_LEAD).astimezone(UTC).replace(second=0, microsecond=0)
+    first += timedelta(minutes=1)
+    reg_due = (first + timedelta(hours=24 * REGISTRATION_DAYS)).astimezone(zone)
 
     def event(event_id: str, values: EventInput) -> None:
         add_event(session, values, event_id=event_id, default_tz=ZONE, host=host, now=now)
@@ -71,7 +73,8 @@ def load_demo(session: Session, *, host: str, now: datetime) -> tuple[int, int]:
         mode="online", description=note))
     deadline("demo-registration", DeadlineInput(
         title="DEMO: Register on INDICO for the working group", kind="registration",
-        event="demo-wg", due=reg_due.strftime("%Y-%m-%dT%H:%M"), tz=ZONE,
+        event="demo-wg", due=reg_due.isoformat(timespec="minutes"), tz=ZONE,  # with its offset:
+        # a wall time in the hour that repeats in autumn would be read as the first one
         url="https://indico.un.org/", remind="240h,3d,1d",
         notes="All participants register on INDICO, including those who attend online. " + note))
     deadline("demo-speakers", DeadlineInput(
