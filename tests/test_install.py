@@ -96,6 +96,12 @@ def test_wheel_installed_outside_the_checkout_runs(tmp_path: Path) -> None:
     assert not Path(where).is_relative_to(ROOT / "tracker")
 
     tracker("init")
+    # The members' pages come from the wheel's own copy of templates/web.
+    shown = _run([bin_dir / "python", "-c", "from tracker.web.pages import templates_dir as t; "
+                  "d = t(); print(d); print(' '.join(sorted(p.name for p in d.iterdir())))"],
+                 cwd=work, env=env).stdout.split("\n")
+    assert Path(shown[0]).is_relative_to(venv), shown
+    assert set(shown[1].split()) == {p.name for p in (ROOT / "templates" / "web").iterdir()}
     due = (datetime.now(UTC) + timedelta(days=5)).date().isoformat()
     tracker("deadline", "add", "Register", "--due", due, "--kind", "registration", "--id", "reg")
     tracker("member", "add", "a@example.org", "--tz", "Africa/Lagos")

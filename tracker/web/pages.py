@@ -313,6 +313,7 @@ class Pages:
             values=values, errors=errors or {}, saved=[FORM_LABELS.get(f, f) for f in saved or []],
             csrf=csrf.form_token(self.key, token), zones=_zones(),
             default_offsets=", ".join(self.config.reminders.offsets),
+            local_hour=self.config.reminders.local_hour,
             action=f"/m/{token}", gets_mail=gets_mail(member),
             modified=iso_local(member.modified_at, member.tz),
         )
