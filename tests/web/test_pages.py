@@ -190,6 +190,9 @@ def test_static_files_and_no_external_resources(site: Site) -> None:
     assert re.search(r'<script src="/static/page.js"', page)
     assert site.get("/static/page.js").headers["content-type"].startswith("text/javascript")
     assert site.get("/static/page.css").status == 200
+    headers = site.get("/").headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert site.get("/static/secret.txt").status == 404
     assert "@import" not in site.get("/static/page.css").text
     assert "fonts.googleapis" not in page

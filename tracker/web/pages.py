@@ -83,7 +83,15 @@ VISIBLE_TO_MEMBERS = ("public", "members")
 FORM_LABELS = {"tz": "Time zone", "series": "Series", "remind": "Reminder times",
                "active": "E-mail reminders", "mail": "E-mail reminders"}
 KIND_LABELS = {EVENT_KIND: "Event", **{k: k.replace("-", " ").capitalize() for k in KINDS}}
-NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# Pages carry a member's token in their address: not cached, not sent on as a Referer, not
+# framed by another site (clickjacking the form); only our own script and style run.
+NO_STORE = {
+    "Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'",
+}
 
 
 def mail_input(wanted: bool) -> MemberInput:
