@@ -199,8 +199,8 @@ def test_member_form_in_the_browser_changes_the_database(
         assert "Saved: Time zone, Series, Reminder times, E-mail reminders." in \
             page.locator(".saved").inner_text()
         row = member_row(site.url, "halifax@example.org")
-        assert (row["tz"], sorted(row["series"]), row["remind"], row["active"]) == (
-            "Asia/Karachi", ["informal", "untoc-cop"], "7d,1d,2h", False)
+        assert (row["tz"], sorted(row["series"]), row["remind"], row["mail"], row["active"]) \
+            == ("Asia/Karachi", ["informal", "untoc-cop"], "7d,1d,2h", False, True)
         # The page now lists their series in their new zone; the browser zone is theirs.
         when = " ".join(page.locator("#deadline-spring-gap .when").inner_text().split())
         assert "= 16:00 Karachi (PKT) (your zone)" in when

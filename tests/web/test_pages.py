@@ -250,6 +250,21 @@ def test_unknown_token_is_404_and_changes_nothing(site: Site, token: str) -> Non
     assert member_row(site.url, "halifax@example.org") == before
 
 
+def test_a_member_made_inactive_has_no_page(site: Site, tmp_path: Path) -> None:
+    token = page_token(site.url, "halifax@example.org")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[tracker]\ndatabase = "{site.config.tracker.database}"\n',
+                      encoding="utf-8")
+    Cli(config).ok("member", "edit", "halifax@example.org", "--inactive")
+    before = member_row(site.url, "halifax@example.org")
+    assert site.get(f"/m/{token}").status == 404
+    assert site.post(f"/m/{token}", b"mail=yes&tz=Asia/Tokyo").status == 404
+    assert member_row(site.url, "halifax@example.org") == before
+    # Unsubscribing from mail is not that: the page stays.
+    Cli(config).ok("member", "edit", "halifax@example.org", "--active", "--no-mail")
+    assert site.get(f"/m/{token}").status == 200
+
+
 def test_the_feed_token_does_not_open_the_page(site: Site) -> None:
     with session_scope(site.url) as s:
         from tracker.records.lookup import get_member
@@ -291,7 +306,9 @@ def test_form_changes_go_through_the_records_service(site: Site) -> None:
     assert after["tz"] == "Asia/Karachi"
     assert after["series"] == ["untoc-cop", "ccpcj"]
     assert after["remind"] == "7d,2h"  # normalised by the same check as the CLI
-    assert after["active"] is False  # the box was not ticked: no more mail
+    assert after["mail"] is False  # the box was not ticked: no more mail,
+    assert after["active"] is True  # but still a member: the private feed keeps working
+    assert site.get(f"/feeds/{after['feed_token']}.ics").status == 200
     assert after["feed_token"] == before["feed_token"]
     shown = site.get(location).text
     assert "Saved: Time zone, Series, Reminder times, E-mail reminders." in shown
@@ -299,9 +316,9 @@ def test_form_changes_go_through_the_records_service(site: Site) -> None:
     # The same form sent again changes nothing.
     assert site.post(f"/m/{token}", _form(site, token, mail=None)).headers["location"] \
         .endswith("saved=nothing")
-    # And mail can be turned back on from the page (an inactive member still has a page).
+    # And mail can be turned back on from the page (a member without mail still has a page).
     site.post(f"/m/{token}", _form(site, token, mail="yes"))
-    assert member_row(site.url, "halifax@example.org")["active"] is True
+    assert member_row(site.url, "halifax@example.org")["mail"] is True
     # No series ticked: every series again.
     site.post(f"/m/{token}", _form(site, token, series=[]))
     assert member_row(site.url, "halifax@example.org")["series"] == []

@@ -81,7 +81,7 @@ MAX_FORM_BYTES = 64 * 1024
 VISIBLE_TO_MEMBERS = ("public", "members")
 # The form's words for the fields the records services name (`tz` -> "Time zone").
 FORM_LABELS = {"tz": "Time zone", "series": "Series", "remind": "Reminder times",
-               "active": "E-mail reminders", "mail": "E-mail reminders"}
+               "mail": "E-mail reminders"}
 KIND_LABELS = {EVENT_KIND: "Event", **{k: k.replace("-", " ").capitalize() for k in KINDS}}
 # Pages carry a member's token in their address: not cached, not sent on as a Referer, not
 # framed by another site (clickjacking the form); only our own script and style run.
@@ -95,14 +95,14 @@ NO_STORE = {
 
 
 def mail_input(wanted: bool) -> MemberInput:
-    """The form's "send me reminder e-mails" box as a records change (the one line to change
-    when members get a `mail` flag of their own: `MemberInput(mail=wanted)`)."""
-    return MemberInput(active=wanted)
+    """The form's "send me reminder e-mails" box as a records change: the member's `mail` flag
+    (reminder e-mail only; their private feed keeps working, as after unsubscribing)."""
+    return MemberInput(mail=wanted)
 
 
 def gets_mail(member: Member) -> bool:
     """Whether the member gets reminder mail (the read side of `mail_input`)."""
-    return bool(member.active)
+    return bool(member.mail)
 
 
 @functools.lru_cache(maxsize=4)
@@ -210,12 +210,14 @@ def _not_found() -> Response:
 
 
 def find_page_member(session: Session, token: str) -> Member | None:
-    """The member whose page token is `token` (compared in constant time), active or not:
-    a member who stopped mail must still reach the page to turn it back on."""
+    """The active member whose page token is `token` (compared in constant time). A member who
+    stopped mail still has their page (to turn it back on); one the secretary made inactive (no
+    longer a member) has none, as their private feed answers 404."""
     if not _TOKEN.match(token or ""):
         return None
     member = session.scalar(select(Member).where(Member.unsubscribe_token == token))
-    if member is None or not hmac.compare_digest(member.unsubscribe_token, token):
+    if member is None or not hmac.compare_digest(member.unsubscribe_token, token) \
+            or not member.active:
         return None
     return member
 
