@@ -24,7 +24,9 @@ def test_two_schedulers_on_postgresql_send_each_reminder_once(
     add_members(pg_url, now, 300, remind="4h")
     add_deadline_at(pg_url, now, "soon", iso_utc(now + timedelta(hours=3)))
     server = SmtpServer().start()
-    server.handler.delay = 0.005  # sending takes seconds, so both processes get rows
+    # 300 x 50 ms: sending takes ~15 s, longer than a second process needs to start even on a
+    # loaded machine, so both processes really compete for rows
+    server.handler.delay = 0.05
     procs = []
     try:
         configs = []
