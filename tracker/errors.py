@@ -8,6 +8,24 @@ relabelling the field and adding `where`, so the same check reads right at every
 from __future__ import annotations
 
 import copy
+import unicodedata
+
+
+# What reading one stored row can raise when the row holds a value no door lets in today (a
+# year-9999 instant that overflows in local time, a zone name tzdata lacks, text an older
+# version wrote): readers catch these per row, report the row and go on with the others.
+ROW_ERRORS: tuple[type[Exception], ...] = (ArithmeticError, ValueError, LookupError, TypeError)
+
+
+def printable(text: str) -> str:
+    """`text` with control characters, CR/LF and other invisible code points escaped
+    (`\\x07`, `\\n`), so a message echoing input cannot ring the terminal, colour it, or forge
+    a second log line."""
+    return "".join(
+        c if c == " " or unicodedata.category(c)[0] != "C"
+        else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for c in text
+    )
 
 
 class TrackerError(Exception):

@@ -100,7 +100,8 @@ _BY = re.compile(r"^(?:due\s+)?by\s+", re.I)
 _ISO_24 = re.compile(r"^(?P<d>\d{4}-\d{2}-\d{2})[T ]24:00(?::00)?(?P<off>Z|[+-]\d{2}:?\d{2})?$")
 _H24 = re.compile(r",?\s+(?:at\s+)?24[:.h]00$")  # "9 May 2025 24:00" reads as "... midnight"
 _TIME = re.compile(r"^(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?$")
-_OFFSET = re.compile(r"^(\d+)\s*(w|d|h|m)$")
+_OFFSET = re.compile(r"^(\d{1,7})\s*(w|d|h|m)$")
+MAX_OFFSETS = 20  # reminders per deadline: the column holds 20 on every database
 
 
 @dataclass(frozen=True)
@@ -351,6 +352,8 @@ def parse_offsets(text: str, field: str = "remind") -> tuple[Offset, ...]:
     parts = [p.strip().lower() for p in (text or "").split(",") if p.strip()]
     if not parts:
         raise TrackerError(field, "is empty; give comma-separated offsets such as 14d,3d,1d,2h,30m")
+    if len(parts) > MAX_OFFSETS:
+        raise TrackerError(field, f"has {len(parts)} offsets; give at most {MAX_OFFSETS}")
     found: dict[int, Offset] = {}
     for part in parts:
         m = _OFFSET.match(part)

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from tracker.config import Config
-from tracker.errors import Conflict, NotFound, TrackerError
+from tracker.errors import Conflict, NotFound, TrackerError, printable
 
 log = logging.getLogger("tracker.cli")
 
@@ -112,7 +112,7 @@ class TrackerGroup(click.Group):
             result = 0
         except click.UsageError as exc:
             where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-            click.echo(f"error: {exc.format_message()}{where}", err=True)
+            click.echo(printable(f"error: {exc.format_message()}{where}"), err=True)
             result = 2
         except click.Abort:
             click.echo("aborted", err=True)
@@ -126,7 +126,7 @@ class TrackerGroup(click.Group):
             return super().invoke(ctx)
         except TrackerError as exc:
             log.debug("tracker error", exc_info=True)
-            click.echo(f"error: {exc}", err=True)
+            click.echo(printable(f"error: {exc}"), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -136,10 +136,9 @@ class TrackerGroup(click.Group):
         except Exception as exc:  # the last resort: one line, traceback only with -v
             verbose = bool(ctx.obj and getattr(ctx.obj, "verbose", False))
             log.error("unexpected failure", exc_info=verbose)
-            click.echo(
-                f"error: unexpected failure ({type(exc).__name__}: {exc}); rerun with -v for details",
-                err=True,
-            )
+            click.echo(printable(
+                f"error: unexpected failure ({type(exc).__name__}: {exc}); rerun with -v for details"
+            ), err=True)
             ctx.exit(1)
 
 

@@ -9,7 +9,7 @@ import click
 
 from tracker.cli.context import AppContext, TrackerCommand, TrackerSubgroup
 from tracker.db.engine import session_scope
-from tracker.errors import TrackerError
+from tracker.errors import TrackerError, printable
 from tracker.links import host_of
 from tracker.records.checks import check_tags
 from tracker.timeparse import utc_now
@@ -30,9 +30,12 @@ def publish(app: AppContext, out_dir: Path | None) -> None:
     for f in result.files:
         state = "written" if f.changed else "unchanged"
         click.echo(f"{state:9}  {f.path}  ({f.items} items)")
+    for uid, why in result.skipped:
+        click.echo(printable(f"skipped    {uid}: cannot be rendered ({why})"))
     click.echo(
         f"{len(result.written)} written, {len(result.unchanged)} unchanged, "
         f"{result.rendered} items rendered anew"
+        + (f", {len(result.skipped)} skipped" if result.skipped else "")
     )
 
 

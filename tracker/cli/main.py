@@ -19,7 +19,7 @@ from tracker.cli.remind import remind
 from tracker.cli.run import run
 from tracker.config import load_config, resolve_db_url
 from tracker.db.engine import current_revision, migrate, session_scope
-from tracker.errors import TrackerError
+from tracker.errors import TrackerError, printable
 from tracker.links import host_of
 from tracker.records.demo import load_demo
 from tracker.records.sample import is_empty, load_sample
@@ -50,7 +50,7 @@ def main(ctx: click.Context, config_path: str | None, db_url: str | None, verbos
         if db_url:
             config = config.with_database(resolve_db_url(db_url, Path.cwd()))
     except TrackerError as exc:
-        click.echo(f"error: {in_cli_words(exc, ctx.command)}", err=True)
+        click.echo(printable(f"error: {in_cli_words(exc, ctx.command)}"), err=True)
         ctx.exit(exc.exit_code)
     ctx.obj = AppContext(config=config, verbose=verbose)
 

@@ -17,8 +17,8 @@ from tracker.cli.views import (
     details,
     event_dict,
     events_table,
+    listed,
     local_text,
-    occurrence_dict,
     recurrence_details,
 )
 from tracker.db.engine import session_scope
@@ -245,7 +245,7 @@ def event_list(app: AppContext, upcoming: bool, show_all: bool, series: str | No
     with session_scope(app.db_url) as session:
         rows = ev.list_occurrences(session, now=utc_now(), upcoming=upcoming, series=series,
                                    include_cancelled=True if show_all else None)
-        emit([occurrence_dict(e, o) for e, o in rows], as_json, events_table(rows))
+        emit(listed(rows), as_json, events_table(rows))
 
 
 @event.command("show")
@@ -418,7 +418,7 @@ def deadline_list(app: AppContext, upcoming: bool, show_all: bool, event: str | 
         records = dl.list_deadlines(session, now=utc_now(), upcoming=upcoming, event=event,
                                     kind=kind, series=series,
                                     include_cancelled=True if show_all else None)
-        emit([deadline_dict(d) for d in records], as_json, deadlines_table(records))
+        emit(listed(records), as_json, deadlines_table(records))
 
 
 @deadline.command("show")

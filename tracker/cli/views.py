@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from tracker.errors import ROW_ERRORS, printable
 from tracker.links import feed_url, member_page_url
 from tracker.records.events import LIST_HORIZON, event_occurrences
 from tracker.records.models import Deadline, Event, Member
@@ -136,11 +137,22 @@ def recurrence_details(event: Event, now: datetime, shown: int = 5) -> dict[str,
     }
 
 
+def unreadable(exc: Exception) -> str:
+    return f"(unreadable: {printable(str(exc)) or type(exc).__name__})"
+
+
+def _event_row(e: Event, o: Occurrence) -> list[str]:
+    try:
+        return [_occurrence_id(e, o), _occurrence_when(e, o), e.tz,
+                "cancelled" if o.cancelled else e.status, ",".join(e.series), printable(e.title)]
+    except ROW_ERRORS as exc:  # one bad row is marked; the others are still listed
+        return [e.id, unreadable(exc), printable(str(e.tz)), str(e.status), "",
+                printable(str(e.title))]
+
+
 def events_table(rows: list[tuple[Event, Occurrence]]) -> str:
     """One line per occurrence; a recurring event's lines say which (`id@date`, + if moved)."""
-    lines = [[_occurrence_id(e, o), _occurrence_when(e, o), e.tz,
-              "cancelled" if o.cancelled else e.status, ",".join(e.series), e.title]
-             for e, o in rows]
+    lines = [_event_row(e, o) for e, o in rows]
     return table(lines, ["ID", "WHEN (own zone)", "ZONE", "STATUS", "SERIES", "TITLE"])
 
 
@@ -165,12 +177,32 @@ def _occurrence_when(event: Event, occ: Occurrence) -> str:
     return f"{local_text(occ.start_utc, event.tz)}-{end:%H:%M}"
 
 
+def _deadline_row(d: Deadline) -> list[str]:
+    try:
+        due = due_text(d)
+    except ROW_ERRORS as exc:
+        due = unreadable(exc)
+    return [d.id, due, printable(str(d.tz)), d.kind, d.status, d.event_id or "-", printable(d.title)]
+
+
 def deadlines_table(deadlines: list[Deadline]) -> str:
-    rows = [
-        [d.id, due_text(d), d.tz, d.kind, d.status, d.event_id or "-", d.title]
-        for d in deadlines
-    ]
+    rows = [_deadline_row(d) for d in deadlines]
     return table(rows, ["ID", "DUE (own zone)", "ZONE", "KIND", "STATUS", "EVENT", "TITLE"])
+
+
+def listed(records: list[Deadline] | list[tuple[Event, Occurrence]]) -> list[dict[str, object]]:
+    """JSON of each deadline or event occurrence; a row that cannot be shown becomes
+    {id, uid, unreadable: reason}."""
+    out: list[dict[str, object]] = []
+    for record in records:
+        try:
+            out.append(occurrence_dict(*record) if isinstance(record, tuple)
+                       else deadline_dict(record))
+        except ROW_ERRORS as exc:
+            row = record[0] if isinstance(record, tuple) else record
+            out.append({"id": row.id, "uid": row.uid,
+                        "unreadable": str(exc) or type(exc).__name__})
+    return out
 
 
 def members_table(members: list[Member]) -> str:

@@ -9,6 +9,7 @@ out. tracker.web.app turns these into HTTP responses.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,8 @@ from functools import lru_cache
 from threading import Lock
 
 from sqlalchemy.orm import Session
+
+from tracker.errors import ROW_ERRORS
 
 from tracker.feeds import cache as feedcache
 from tracker.feeds.render import (
@@ -26,6 +29,7 @@ from tracker.feeds.render import (
     hidden_from,
     render_calendar,
     vtimezone_parts,
+    renderable,
     zones_used,
 )
 from tracker.feeds.rows import (
@@ -38,6 +42,8 @@ from tracker.feeds.rows import (
     private_feed_title,
     row_changes,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -148,10 +154,16 @@ class PrivateFeeds:
                 key = raw.get((is_deadline, row.uid))
                 if row.uid not in changed or key is None:
                     continue
-                item = item_from_row(is_deadline, row, recurring.get(row.uid, ()))
-                self.entries[item.uid] = _Entry(
-                    key, item.uid, item.start_utc, frozenset(item.series), item.fingerprint,
-                    rendered.text(item), hidden_from(item, self.settings), zones_used([item]))
+                try:
+                    item = item_from_row(is_deadline, row, recurring.get(row.uid, ()))
+                    entry = _Entry(
+                        key, item.uid, item.start_utc, frozenset(item.series), item.fingerprint,
+                        rendered.text(item), hidden_from(item, self.settings), zones_used([item]))
+                except ROW_ERRORS as exc:  # one unrenderable row costs itself, not the feed
+                    log.warning("left out of private feeds: %s cannot be rendered (%s)",
+                                row.uid, exc)
+                    continue
+                self.entries[item.uid] = entry
                 touched |= set(item.series)
             self.stats["rendered"] += len(rendered.dirty)
         self.order = sorted(self.entries.values(), key=lambda e: (e.start_utc, e.uid))
@@ -214,6 +226,6 @@ def member_feed(
     if member is None:
         return None
     cache = cache if cache is not None else VeventCache(feedcache.load(session))
-    items = member_items(session, member)
+    items = renderable(member_items(session, member, skipped := []), cache, skipped)
     name = private_feed_title(settings, member.name, member.email)
     return render_calendar(items, settings, now, name=name, cache=cache)

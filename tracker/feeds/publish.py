@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -26,7 +26,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.feeds import cache as feedcache
-from tracker.feeds.render import FeedItem, FeedSettings, VeventCache, render_calendar
+from tracker.feeds.render import (
+    FeedItem,
+    FeedSettings,
+    Skipped,
+    VeventCache,
+    render_calendar,
+    renderable,
+)
 from tracker.feeds.rows import load_items
 from tracker.records.models import Deadline, Event
 
@@ -51,12 +58,14 @@ class RenderedFeeds:
 
     feeds: dict[str, bytes]
     rendered: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (UID, why) left out
 
 
 @dataclass(frozen=True)
 class PublishResult:
     files: list[FeedFile]
     rendered: int  # VEVENTs rendered anew (cache misses)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (UID, why) left out
 
     @property
     def written(self) -> list[FeedFile]:
@@ -112,15 +121,21 @@ def write_feed(path: Path, data: bytes) -> bool:
 
 
 def render_public(session: Session, settings: FeedSettings, now: datetime) -> RenderedFeeds:
-    """Render every public feed; VEVENTs rendered anew are saved to the cache table."""
-    items = load_items(session)
+    """Render every public feed; VEVENTs rendered anew are saved to the cache table.
+
+    A row that cannot be rendered is left out of every feed and reported (by UID, in the log and
+    in `skipped`); the others are published."""
+    skipped: Skipped = []
     cache = VeventCache(feedcache.load(session))
+    items = renderable(load_items(session, skipped=skipped), cache, skipped)
+    for uid, why in skipped:
+        log.warning("not published: %s cannot be rendered (%s)", uid, why)
     feeds = {
         name: render_calendar(feed_items, settings, now, name=title, cache=cache)
         for name, (title, feed_items) in public_feeds(items, settings).items()
     }
     _store_cache(session, cache)
-    return RenderedFeeds(feeds, len(cache.dirty))
+    return RenderedFeeds(feeds, len(cache.dirty), skipped)
 
 
 def write_public(rendered: RenderedFeeds, out: Path) -> PublishResult:
@@ -133,7 +148,7 @@ def write_public(rendered: RenderedFeeds, out: Path) -> PublishResult:
     stale = _stale_files(out, set(rendered.feeds))
     if stale:
         log.info("series feeds no longer published, left in place: %s", ", ".join(stale))
-    return PublishResult(files, rendered.rendered)
+    return PublishResult(files, rendered.rendered, rendered.skipped)
 
 
 def _store_cache(session: Session, cache: VeventCache) -> None:

@@ -40,7 +40,7 @@ from icalendar import Event as VEvent
 from icalendar.prop import vDuration, vRecur
 
 from tracker.config import Config
-from tracker.errors import TrackerError
+from tracker.errors import ROW_ERRORS, TrackerError
 from tracker.feeds.vtimezone import vtimezone_text
 from tracker.records.recurrence import Change, last_year
 from tracker.timeparse import start_of_day
@@ -415,6 +415,26 @@ class VeventCache:
         self.entries[item.uid] = (fingerprint, text)
         self.dirty.add(item.uid)
         return text
+
+
+Skipped = list[tuple[str, str]]  # (UID, why) of rows a feed left out
+
+
+def renderable(items: Iterable[FeedItem], cache: VeventCache, skipped: Skipped) -> list[FeedItem]:
+    """The items whose VEVENT and zone span can be rendered; the others go to `skipped`.
+
+    A row no door lets in today (a year-9999 instant that overflows in local time, a zone
+    tzdata lacks) must cost one item, not the whole feed."""
+    good: list[FeedItem] = []
+    for item in items:
+        try:
+            cache.text(item)
+            zones_used([item])
+        except ROW_ERRORS as exc:
+            skipped.append((item.uid, str(exc) or type(exc).__name__))
+            continue
+        good.append(item)
+    return good
 
 
 def visible(item: FeedItem, settings: FeedSettings, now: datetime) -> bool:

@@ -13,7 +13,14 @@ from sqlalchemy import Row, select, type_coerce
 from sqlalchemy.orm import Session, aliased, selectinload
 from sqlalchemy.types import NullType
 
-from tracker.feeds.render import FeedItem, FeedSettings, item_from_deadline, item_from_event
+from tracker.errors import ROW_ERRORS
+from tracker.feeds.render import (
+    FeedItem,
+    FeedSettings,
+    Skipped,
+    item_from_deadline,
+    item_from_event,
+)
 from tracker.records.models import Deadline, Event, Member, OccurrenceChange
 from tracker.records.recurrence import Change
 
@@ -21,8 +28,11 @@ VISIBLE_TO_MEMBERS = ("public", "members")
 AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"  # a Core row of any columns
 
 
-def load_items(session: Session, visibilities: Iterable[str] = ("public",)) -> list[FeedItem]:
-    """Snapshot every event and deadline of the given visibilities (all statuses)."""
+def load_items(session: Session, visibilities: Iterable[str] = ("public",),
+               skipped: Skipped | None = None) -> list[FeedItem]:
+    """Snapshot every event and deadline of the given visibilities (all statuses).
+
+    A row that cannot become an item is left out and listed in `skipped` (UID, why)."""
     vis = tuple(visibilities)
     events = session.scalars(
         select(Event).where(Event.visibility.in_(vis)).options(selectinload(Event.changes))
@@ -30,8 +40,15 @@ def load_items(session: Session, visibilities: Iterable[str] = ("public",)) -> l
     deadlines = session.scalars(
         select(Deadline).where(Deadline.visibility.in_(vis)).options(selectinload(Deadline.event))
     )
-    return [item_from_event(e, map(_change, e.changes)) for e in events] + [
-        item_from_deadline(d) for d in deadlines]
+    items: list[FeedItem] = []
+    for record in [*events, *deadlines]:
+        try:
+            items.append(item_from_event(record, map(_change, record.changes))
+                         if isinstance(record, Event) else item_from_deadline(record))
+        except ROW_ERRORS as exc:
+            if skipped is not None:
+                skipped.append((record.uid, str(exc) or type(exc).__name__))
+    return items
 
 
 def _change(c: OccurrenceChange) -> Change:
@@ -60,9 +77,9 @@ def find_member(session: Session, token: str) -> Member | None:
     return member
 
 
-def member_items(session: Session, member: Member) -> list[FeedItem]:
+def member_items(session: Session, member: Member, skipped: Skipped | None = None) -> list[FeedItem]:
     """Public and members-only items of the series the member follows (none listed = all)."""
-    items = load_items(session, VISIBLE_TO_MEMBERS)
+    items = load_items(session, VISIBLE_TO_MEMBERS, skipped)
     if not member.series:
         return items
     return [i for i in items if member.follows(list(i.series))]

@@ -11,16 +11,27 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
-from tracker.errors import TrackerError
-from tracker.timeparse import iso_local
+from tracker.errors import TrackerError, printable
+from tracker.timeparse import Offset, iso_local, parse_offsets
 
 MODES = ("in-person", "online", "hybrid")
 VISIBILITIES = ("public", "members", "private")
 EVENT_STATUSES = ("confirmed", "tentative", "cancelled")
 DEADLINE_STATUSES = ("open", "extended", "cancelled")
+
+# Instants and dates outside these years are refused at every door: a year 9999 start in
+# Vienna overflows Python's datetime when shown in local time, and no NGO meeting lies there.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+EARLIEST = datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
+LATEST = datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)
+# Lengths the schema allows on both databases (SQLite would store longer text; PostgreSQL
+# would refuse it with the whole statement): checked here so both behave the same.
+UID_MAX = 255
+TEXT_MAX = 100_000
+URL_SCHEMES = ("http", "https", "mailto")
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -70,14 +81,28 @@ def check_choice(value: str, choices: tuple[str, ...], field: str) -> str:
     return normalized
 
 
+def is_safe_url(value: str) -> bool:
+    """http(s) with a host, or mailto with an address; no spaces or control characters.
+
+    Used at the door and again by the e-mail templates, so a row written some other way
+    (raw SQL, an older version) still never becomes a `javascript:` link."""
+    if not value or len(value) > 2000 or any(c.isspace() or unicodedata.category(c) == "Cc"
+                                             for c in value):
+        return False
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https"):
+        return bool(parts.hostname)
+    return parts.scheme == "mailto" and bool(_EMAIL.match(parts.path))
+
+
 def check_url(value: str, field: str = "url") -> str:
     value = (value or "").strip()
     if not value:
         return ""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+    if not is_safe_url(value):
         raise TrackerError(
-            field, f"'{value}' is not a web address; give a full http:// or https:// URL"
+            field, f"{shown(value, 80)} is not a web address; give a full http:// or https:// URL "
+            "(or mailto:name@example.org), up to 2000 characters",
         )
     return value
 
@@ -87,7 +112,7 @@ def check_email(value: str, field: str = "email") -> str:
     value = (value or "").strip()
     if not _EMAIL.match(value) or len(value) > 320:
         raise TrackerError(
-            field, f"'{value}' is not an e-mail address; give one like name@example.org"
+            field, f"{shown(value, 80)} is not an e-mail address; give one like name@example.org"
         )
     return value.lower()
 
@@ -99,6 +124,8 @@ def check_text(value: str, field: str, single_line: bool = False) -> str:
         value = " ".join(value.split())
     if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
         raise TrackerError(field, "contains control characters; use plain text")
+    if len(value) > TEXT_MAX:
+        raise TrackerError(field, f"is longer than {TEXT_MAX:,} characters; shorten it")
     return value
 
 
@@ -109,6 +136,48 @@ def check_title(value: str, field: str = "title") -> str:
     if len(title) > 300:
         raise TrackerError(field, "is longer than 300 characters; shorten it")
     return title
+
+
+def check_uid(value: str, field: str = "uid") -> str:
+    """A UID fits the column on both databases and holds no control characters."""
+    value = (value or "").strip()
+    if not value or len(value) > UID_MAX or any(unicodedata.category(c) == "Cc" for c in value):
+        raise TrackerError(
+            field, f"{shown(value, 60)} is not a usable UID; give 1 to {UID_MAX} printable characters"
+        )
+    return value
+
+
+def check_instant(value: datetime, field: str) -> datetime:
+    """An instant between the years FIRST_YEAR and LAST_YEAR (UTC)."""
+    if not EARLIEST <= value < LATEST:
+        raise TrackerError(
+            field, f"{value:%Y-%m-%d} is outside the years {FIRST_YEAR} to {LAST_YEAR}; "
+            "give a date in that range",
+        )
+    return value
+
+
+def check_day(value: date, field: str) -> date:
+    """A calendar date between the years FIRST_YEAR and LAST_YEAR."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise TrackerError(
+            field, f"{value.isoformat()} is outside the years {FIRST_YEAR} to {LAST_YEAR}; "
+            "give a date in that range",
+        )
+    return value
+
+
+def check_offsets(text: str, field: str = "remind") -> tuple[Offset, ...]:
+    """OFFSETS as `timeparse.parse_offsets` reads them: at most MAX_OFFSETS, each up to a year."""
+    return parse_offsets(text, field)
+
+
+def shown(value: str, limit: int = 200) -> str:
+    """A value from the input as it may appear in a message: quoted, control characters and
+    CR/LF escaped (so nothing rings the terminal or forges a log line), shortened."""
+    text = str(value)
+    return f"'{printable(text[:limit])}{'...' if len(text) > limit else ''}'"
 
 
 def check_window(opens_utc: datetime | None, due_utc: datetime, tz: str) -> None:

@@ -24,6 +24,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.errors import ROW_ERRORS
+
 from tracker.config import Config
 from tracker.records.models import Deadline, Event, Member
 from tracker.reminders.planner import (
@@ -55,9 +57,11 @@ class SyncReport:
     skipped: int = 0
     revived: int = 0
     notices: int = 0
+    unreadable: list[str] = field(default_factory=list)  # deadline ids that could not be planned
 
     def __bool__(self) -> bool:
-        return any((self.inserted, self.moved, self.skipped, self.revived, self.notices))
+        return any((self.inserted, self.moved, self.skipped, self.revived, self.notices,
+                    self.unreadable))
 
 
 @dataclass
@@ -92,7 +96,10 @@ def sync(session: Session, config: Config, now: datetime, deadlines: list[str] |
     if todo:
         everyone = _active_members(session)
         for deadline, marker in todo:
-            _plan_deadline(rnd, deadline, marker, everyone)
+            try:
+                _plan_deadline(rnd, deadline, marker, everyone)
+            except ROW_ERRORS as exc:  # planning fails before writing: the others go on
+                _unreadable(rnd, deadline.id, exc)
     for member, modified_at, member_marker in _members_to_plan(rnd, members or []):
         _plan_member(rnd, member, modified_at, member_marker)
     session.flush()
@@ -124,6 +131,13 @@ def _active_members(session: Session) -> list[MemberView]:
                                                                m.mail.is_(True))
     )
     return [MemberView(r[0], r[1], tuple(r[2] or ()), tuple(r[3] or ()), r[4]) for r in rows]
+
+
+def _unreadable(rnd: _Round, deadline_id: str, exc: Exception) -> None:
+    """Log a deadline whose stored values cannot be planned (e.g. a year-9999 due)."""
+    if deadline_id not in rnd.report.unreadable:
+        rnd.report.unreadable.append(deadline_id)
+        log.warning("deadline %s not planned: its values cannot be used (%s)", deadline_id, exc)
 
 
 def _view(deadline: Deadline) -> DeadlineView:
@@ -390,7 +404,11 @@ def _replan_member(rnd: _Round, member: MemberView, new: bool) -> None:
             existing.setdefault(row[0], []).append(tuple(row[1:]))
     for deadline, marker in pairs:
         view = _view(deadline)
-        desired = plan(view, [member], rnd.settings, rnd.now)
+        try:
+            desired = plan(view, [member], rnd.settings, rnd.now)
+        except ROW_ERRORS as exc:
+            _unreadable(rnd, deadline.id, exc)
+            continue
         reason = _reason_for(view, rnd.now) or "member no longer follows it or offsets changed"
         later = _reconcile(rnd, deadline, desired, existing.get(deadline.id, []),
                            marker.planned_until, _always(reason))

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tracker.config import Config
 from tracker.db.engine import get_engine, session_scope
-from tracker.errors import OperationalError
+from tracker.errors import ROW_ERRORS, OperationalError
 from tracker.feeds.publish import PublishResult, render_public, write_public
 from tracker.feeds.render import FeedSettings
 from tracker.records.models import Deadline, Event, Member
@@ -94,8 +94,16 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
             if time.monotonic() - renewed > lease.total_seconds() / 3:
                 _mark(config, outbox.renew, [r.id for r in rows[i:]], owner, clock(), lease)
                 renewed = time.monotonic()
-            msg = composer.compose(row.kind, deadlines[row.deadline_id], members[row.member_id],
-                                   row.message_id, clock(), was_due=row.was_due_at)
+            try:
+                msg = composer.compose(row.kind, deadlines[row.deadline_id],
+                                       members[row.member_id], row.message_id, clock(),
+                                       was_due=row.was_due_at)
+            except ROW_ERRORS as exc:  # a row no door lets in today: it fails, the rest go on
+                why = f"cannot be rendered: {exc or type(exc).__name__}"
+                log.warning("%s %s", row.message_id, why)
+                _mark(config, outbox.mark_failed, row, owner, clock(), why)
+                report.failed += 1
+                continue
             try:
                 backend.send(msg)
             except DeliveryError as exc:
@@ -154,12 +162,17 @@ def dry_run(config: Config, now: datetime, limit: int = 1000) -> RoundReport:
             report.sync = outbox.sync(s, config, now)
             take, skip = outbox.due_rows(s, now, limit)
             deadlines, members = _load(s, take)
+            unrendered: list[tuple[Claimed, str]] = []
             for row in take:
-                msg = render(config, row.kind, deadlines[row.deadline_id],
-                             members[row.member_id], row.message_id, now,
-                             was_due=row.was_due_at)
+                try:
+                    msg = render(config, row.kind, deadlines[row.deadline_id],
+                                 members[row.member_id], row.message_id, now,
+                                 was_due=row.was_due_at)
+                except ROW_ERRORS as exc:
+                    unrendered.append((row, f"cannot be rendered: {exc}"))
+                    continue
                 report.would_send.append((row, str(msg["To"]), str(msg["Subject"])))
-            report.would_skip = skip
+            report.would_skip = skip + unrendered
         finally:
             s.rollback()
     return report
