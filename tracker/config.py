@@ -11,13 +11,15 @@ import dataclasses
 import os
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tracker.errors import ConfigError
+from tracker.errors import ConfigError, printable
 from tracker.timeparse import parse_offsets, parse_zone
 
 KINDS = (
@@ -30,6 +32,10 @@ KINDS = (
     "payment",
     "other",
 )
+
+
+_ADDRESS = re.compile(r"^[^@\s<>]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class MailSection:
     batch_size: int = 100  # rows one scheduler claims at a time
     lease_seconds: int = 300  # a claim not marked by then is taken up again
     retry_seconds: int = 30  # first backoff after a temporary failure; doubles, at most 1 h
+    timeout: int = 60  # overall seconds for one SMTP connection set-up, and for one message
     templates: str = "templates/emails"  # missing at the default path: the packaged copy
     helo: str = ""  # the name we greet the SMTP server with; empty: the host of base_url
     dkim_key: str = ""  # PEM private key file; empty: no DKIM signature
@@ -135,6 +142,21 @@ class Config:
         )
 
 
+# The accepted range of every whole-number key (documented in config.toml and the README):
+# values outside break later (a batch of 10^20 fails every round; a backoff of 2^63 seconds
+# overflows and leaves rows claimed), so they are refused when the config is loaded.
+RANGES: dict[tuple[str, str], tuple[int, int]] = {
+    ("calendars", "cancelled_days"): (0, 3650),
+    ("reminders", "local_hour"): (0, 23),
+    ("reminders", "quiet_minutes"): (0, 1440),
+    ("mail", "smtp_port"): (1, 65535),
+    ("mail", "batch_size"): (1, 10_000),
+    ("mail", "lease_seconds"): (1, 86_400),
+    ("mail", "retry_seconds"): (1, 86_400),
+    ("mail", "timeout"): (1, 3600),
+    ("serve", "port"): (1, 65535),
+}
+
 SECTIONS = {
     "tracker": TrackerSection,
     "calendars": CalendarsSection,
@@ -185,6 +207,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raw = tomllib.loads(found.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(found), f"not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(found), f"is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read {found}: {exc.strerror}") from None
     return build_config(raw, base_dir=found.resolve().parent, source=found)
 
 
@@ -237,35 +263,74 @@ def _coerce(where: str, default: Any, value: Any) -> Any:
     raise ConfigError(where, "unsupported value")  # pragma: no cover
 
 
+def check_db_url(url: str, field: str = "[tracker] database") -> str:
+    """An SQLAlchemy URL whose driver is installed; common slips get the URL to use instead."""
+    if "://" not in url:
+        hint = f"sqlite:///{url}" if url.strip() else "sqlite:///tracker.db"
+        raise ConfigError(field, f"{shown(url)} is not a database URL; for a SQLite file "
+                                 f"give {hint}")
+    scheme = url.split("://", 1)[0]
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg2"):
+        better = "postgresql+psycopg://" + url.split("://", 1)[1]
+        raise ConfigError(field, f"use the psycopg 3 driver: {shown(_hide_password(better))}")
+    try:
+        from sqlalchemy.engine import make_url
+
+        make_url(url).get_dialect()
+    except Exception:
+        raise ConfigError(
+            field, f"'{scheme}://' is not a database tracker can use here (driver not "
+            "installed); use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB") from None
+    return url
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("://", 1)[0] + "://..."
+
+
+def shown(value: str) -> str:
+    """A value quoted for a message, with control characters and CR/LF escaped."""
+    return f"'{printable(value[:200])}'"
+
+
 def _validate(config: Config) -> None:
     t, c, r, m = config.tracker, config.calendars, config.reminders, config.mail
     _check(lambda: parse_zone(t.timezone), "[tracker] timezone")
-    if "://" not in t.database:
-        raise ConfigError("[tracker] database", "must be an SQLAlchemy URL, e.g. sqlite:///tracker.db")
-    if urlsplit(t.base_url).scheme not in ("http", "https"):
-        raise ConfigError("[tracker] base_url", "must start with http:// or https://")
+    check_db_url(t.database)
+    base = urlsplit(t.base_url)
+    if base.scheme not in ("http", "https") or not base.hostname or any(
+            unicodedata.category(ch) == "Cc" or ch.isspace() for ch in t.base_url):
+        raise ConfigError("[tracker] base_url",
+                          "must be an http:// or https:// address with a host, "
+                          "e.g. https://calendars.example.org/")
+    if not c.name.strip() or any(unicodedata.category(ch) == "Cc" for ch in c.name) \
+            or len(c.name) > 200:
+        raise ConfigError("[calendars] name", "must be one line of up to 200 characters "
+                                              "without control characters")
+    sender = parseaddr(m.sender)[1]
+    if any(unicodedata.category(ch) == "Cc" for ch in m.sender) or not _ADDRESS.match(sender):
+        raise ConfigError("[mail] sender", f"{shown(m.sender)} is not an address; give one like "
+                                           '"Alliance Secretariat <secretariat@example.org>"')
+    for (section, key), (lo, hi) in RANGES.items():
+        value = getattr(getattr(config, section), key)
+        if not lo <= value <= hi:
+            raise ConfigError(f"[{section}] {key}", f"must be from {lo} to {hi}")
     if not (c.refresh.startswith("P") and len(c.refresh) > 2):
         raise ConfigError("[calendars] refresh", "must be an ISO 8601 duration such as PT1H or P1D")
-    if c.cancelled_days < 0:
-        raise ConfigError("[calendars] cancelled_days", "must be 0 or more")
     _check(lambda: parse_offsets(",".join(r.offsets)), "[reminders] offsets")
     for kind, offsets in r.kinds.items():
         if kind not in KINDS:
             raise ConfigError(f"[reminders.kinds] {kind}", f"unknown kind; known: {', '.join(KINDS)}")
         _check(lambda o=offsets: parse_offsets(",".join(o)), f"[reminders.kinds] {kind}")
-    if not 0 <= r.local_hour <= 23:
-        raise ConfigError("[reminders] local_hour", "must be an hour from 0 to 23")
-    if r.quiet_minutes < 0:
-        raise ConfigError("[reminders] quiet_minutes", "must be 0 or more")
     if m.backend not in ("outbox", "smtp"):
         raise ConfigError("[mail] backend", 'must be "outbox" or "smtp"')
     if m.smtp_security not in ("none", "starttls", "ssl"):
         raise ConfigError("[mail] smtp_security", 'must be "none", "starttls" or "ssl"')
-    if not 0 < m.smtp_port < 65536:
-        raise ConfigError("[mail] smtp_port", "must be a port number from 1 to 65535")
-    for key in ("batch_size", "lease_seconds", "retry_seconds"):
-        if getattr(m, key) < 1:
-            raise ConfigError(f"[mail] {key}", "must be 1 or more")
     if not m.templates.strip():
         raise ConfigError("[mail] templates", "must name a folder, e.g. templates/emails")
     # The default may be absent (a config.toml outside a checkout): the packaged copy is used.
@@ -283,8 +348,6 @@ def _validate(config: Config) -> None:
                               "must name the key's DNS selector, e.g. tracker2025")
     elif m.dkim_selector:
         raise ConfigError("[mail] dkim_selector", "needs [mail] dkim_key (the private key file)")
-    if not 0 < config.serve.port < 65536:
-        raise ConfigError("[serve] port", "must be a port number from 1 to 65535")
     if not config.serve.secret_file.strip():
         raise ConfigError("[serve] secret_file", "must name a file, e.g. tracker.secret")
 

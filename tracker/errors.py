@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import unicodedata
 
-
 # What reading one stored row can raise when the row holds a value no door lets in today (a
 # year-9999 instant that overflows in local time, a zone name tzdata lacks, text an older
 # version wrote): readers catch these per row, report the row and go on with the others.

@@ -17,7 +17,7 @@ from tracker.cli.members import member
 from tracker.cli.records import deadline, event
 from tracker.cli.remind import remind
 from tracker.cli.run import run
-from tracker.config import load_config, resolve_db_url
+from tracker.config import check_db_url, load_config, resolve_db_url
 from tracker.db.engine import current_revision, migrate, session_scope
 from tracker.errors import TrackerError, printable
 from tracker.links import host_of
@@ -48,7 +48,7 @@ def main(ctx: click.Context, config_path: str | None, db_url: str | None, verbos
     try:
         config = load_config(config_path)
         if db_url:
-            config = config.with_database(resolve_db_url(db_url, Path.cwd()))
+            config = config.with_database(resolve_db_url(check_db_url(db_url, "--db"), Path.cwd()))
     except TrackerError as exc:
         click.echo(printable(f"error: {in_cli_words(exc, ctx.command)}"), err=True)
         ctx.exit(exc.exit_code)

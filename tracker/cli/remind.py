@@ -10,6 +10,7 @@ import click
 from tracker.cli.context import AppContext, TrackerSubgroup, emit
 from tracker.cli.views import local_text, table
 from tracker.db.engine import session_scope
+from tracker.errors import printable
 from tracker.reminders.mail import preview
 from tracker.reminders.outbox import status
 from tracker.reminders.plan_view import reminder_plan
@@ -64,6 +65,18 @@ def remind_send_due(app: AppContext, dry_run: bool) -> None:
     report = run_round(app.config, utc_now, owner, batch=app.config.mail.batch_size,
                        publish=FeedPublisher())
     click.echo(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}")
+    # Exit 1 when due mail did not go out (or the feeds could not be written), so cron and
+    # systemd alert; one line says what and the server's latest answer.
+    missed = report.retried + report.failed
+    problems = []
+    if missed:
+        problems.append(f"{missed} due reminder{'s' if missed != 1 else ''} not sent"
+                        + (f" ({report.last_answer})" if report.last_answer else ""))
+    if report.publish_error:
+        problems.append(f"feeds not published ({report.publish_error})")
+    if problems:
+        click.echo(printable("error: " + "; ".join(problems)), err=True)
+        raise click.exceptions.Exit(1)
 
 
 @remind.command("status")

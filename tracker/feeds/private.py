@@ -19,7 +19,6 @@ from threading import Lock
 from sqlalchemy.orm import Session
 
 from tracker.errors import ROW_ERRORS
-
 from tracker.feeds import cache as feedcache
 from tracker.feeds.render import (
     CALENDAR_END,
@@ -28,8 +27,8 @@ from tracker.feeds.render import (
     calendar_head,
     hidden_from,
     render_calendar,
-    vtimezone_parts,
     renderable,
+    vtimezone_parts,
     zones_used,
 )
 from tracker.feeds.rows import (

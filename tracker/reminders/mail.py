@@ -17,9 +17,12 @@ import logging
 import os
 import re
 import smtplib
+import socket
 import ssl
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -341,43 +344,90 @@ def _answer(code: int, text: bytes | str) -> DeliveryError:
     return DeliveryError(f"{code} {one_line(body)}", permanent=500 <= code < 600)
 
 
-class SmtpBackend:
-    """One SMTP connection for a batch: none, STARTTLS or implicit TLS; optional login."""
+class _Watchdog:
+    """Cuts an SMTP connection whose exchange outlives its deadline.
 
-    def __init__(self, config: Config, timeout: float = 30.0) -> None:
+    smtplib's timeout bounds each read, not an exchange: a server that drips a `220-` line
+    every 20 s never trips a 30 s read timeout. `within(seconds)` arms a timer that shuts the
+    socket down (the blocked read then returns at once) unless the block ends first."""
+
+    def __init__(self, conn: smtplib.SMTP) -> None:
+        self.conn = conn
+        self.cut = False
+
+    def _fire(self) -> None:
+        self.cut = True
+        sock = getattr(self.conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    @contextmanager
+    def within(self, seconds: float) -> Iterator[None]:
+        timer = threading.Timer(seconds, self._fire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+
+class SmtpBackend:
+    """One SMTP connection for a batch: none, STARTTLS or implicit TLS; optional login.
+
+    `[mail] timeout` bounds the connection set-up (greeting, STARTTLS, login) and each message
+    as a whole; past it the connection is cut and the batch waits for its backoff."""
+
+    def __init__(self, config: Config, timeout: float | None = None) -> None:
         self.mail = config.mail
         self.password = os.environ.get(self.mail.smtp_password_env, "")
-        self.timeout = timeout
+        self.timeout = float(timeout if timeout is not None else self.mail.timeout)
         self.helo = config.helo_name  # not smtplib's default "[127.0.0.1]"
         self.conn: smtplib.SMTP | None = None
+        self.watchdog: _Watchdog | None = None
+
+    def _late(self, what: str) -> DeliveryError:
+        return DeliveryError(f"{what}: no complete answer from {self.mail.smtp_host}:"
+                             f"{self.mail.smtp_port} within {self.timeout:g} s ([mail] timeout)",
+                             connection=True)
 
     def _connect(self) -> smtplib.SMTP:
         m = self.mail
-        conn: smtplib.SMTP | None = None
+        conn: smtplib.SMTP
+        if m.smtp_security == "ssl":
+            conn = smtplib.SMTP_SSL(timeout=self.timeout, local_hostname=self.helo,
+                                    context=ssl.create_default_context())
+        else:
+            conn = smtplib.SMTP(timeout=self.timeout, local_hostname=self.helo)
+        # Made without a host so the watchdog holds the object before the greeting is read;
+        # smtplib names the TLS server by `_host`, which only its constructor sets.
+        conn._host = m.smtp_host
+        watchdog = _Watchdog(conn)
         try:
-            if m.smtp_security == "ssl":
-                conn = smtplib.SMTP_SSL(m.smtp_host, m.smtp_port, timeout=self.timeout,
-                                        local_hostname=self.helo,
-                                        context=ssl.create_default_context())
-            else:
-                conn = smtplib.SMTP(m.smtp_host, m.smtp_port, timeout=self.timeout,
-                                    local_hostname=self.helo)
+            with watchdog.within(self.timeout):
+                conn.connect(m.smtp_host, m.smtp_port)
                 if m.smtp_security == "starttls":
                     conn.starttls(context=ssl.create_default_context())
-            if m.smtp_user:
-                conn.login(m.smtp_user, self.password)
+                if m.smtp_user:
+                    conn.login(m.smtp_user, self.password)
+            self.watchdog = watchdog
             return conn
         except smtplib.SMTPResponseException as exc:
-            if conn is not None:  # e.g. a refused login: do not leave the socket open
-                conn.close()
+            conn.close()  # e.g. a refused login: do not leave the socket open
+            if watchdog.cut:
+                raise self._late("connection") from exc
             # A refusal before any message (greeting, STARTTLS, a wrong password: 535) says
             # nothing about the messages: they all wait with backoff, one login try per round,
             # and go out once the operator fixes the account. Failing them would lose them.
             answer = _answer(exc.smtp_code, exc.smtp_error).answer
             raise DeliveryError(answer, connection=True) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            if conn is not None:  # e.g. STARTTLS failed on an open plain-text connection
-                conn.close()
+        except (OSError, smtplib.SMTPException, ValueError) as exc:
+            conn.close()  # e.g. STARTTLS failed on an open plain-text connection
+            if watchdog.cut:
+                raise self._late("connection") from exc
             raise DeliveryError(f"cannot connect to {m.smtp_host}:{m.smtp_port}: {exc}",
                                 connection=True) from exc
 
@@ -387,32 +437,46 @@ class SmtpBackend:
     def send(self, msg: Outgoing | EmailMessage) -> None:
         if self.conn is None:
             self.conn = self._connect()
+        conn, watchdog = self.conn, self.watchdog
+        assert watchdog is not None
         try:
-            if isinstance(msg, Outgoing):  # already bytes with CRLF: nothing to flatten again
-                intl = () if (msg.sender + msg.recipient).isascii() else ("SMTPUTF8",)
-                refused = self.conn.sendmail(msg.sender, [msg.recipient], msg.data, intl)
-            else:
-                refused = self.conn.send_message(msg)
+            with watchdog.within(self.timeout):
+                if isinstance(msg, Outgoing):  # already bytes with CRLF: nothing to flatten
+                    intl = () if (msg.sender + msg.recipient).isascii() else ("SMTPUTF8",)
+                    refused = conn.sendmail(msg.sender, [msg.recipient], msg.data, intl)
+                else:
+                    refused = conn.send_message(msg)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise _answer(code, text) from exc
         except smtplib.SMTPResponseException as exc:  # sender refused, data error, ...
+            if watchdog.cut:
+                self._drop()
+                raise self._late("message") from exc
             raise _answer(exc.smtp_code, exc.smtp_error) from exc
-        except (OSError, smtplib.SMTPException) as exc:  # disconnected, timeout, reset
-            self.conn = None
+        except (OSError, smtplib.SMTPException, ValueError) as exc:  # gone, timeout, reset
+            self._drop()
+            if watchdog.cut:
+                raise self._late("message") from exc
             raise DeliveryError(f"connection lost: {exc}", connection=True) from exc
         if refused:  # only possible with several recipients; we send one per message
             code, text = next(iter(refused.values()))
             raise _answer(code, text)
 
+    def _drop(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = self.watchdog = None
+
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self.conn is not None:
+        if self.conn is not None and self.watchdog is not None:
             try:
-                self.conn.quit()
-            except (OSError, smtplib.SMTPException):
+                with self.watchdog.within(self.timeout):
+                    self.conn.quit()
+            except (OSError, smtplib.SMTPException, ValueError):
                 self.conn.close()
-            self.conn = None
+            self.conn = self.watchdog = None
 
 
 class OutboxBackend:

@@ -24,9 +24,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.errors import ROW_ERRORS
-
 from tracker.config import Config
+from tracker.errors import ROW_ERRORS
 from tracker.records.models import Deadline, Event, Member
 from tracker.reminders.planner import (
     DeadlineView,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tracker.config import Config
 from tracker.db.engine import get_engine, session_scope
-from tracker.errors import ROW_ERRORS, OperationalError
+from tracker.errors import ROW_ERRORS, OperationalError, TrackerError
 from tracker.feeds.publish import PublishResult, render_public, write_public
 from tracker.feeds.render import FeedSettings
 from tracker.records.models import Deadline, Event, Member
@@ -47,6 +47,8 @@ class RoundReport:
     failed: int = 0
     released: int = 0
     published: list[str] = field(default_factory=list)
+    publish_error: str = ""  # why publishing failed this round (it is tried again next round)
+    last_answer: str = ""  # the mail server's latest refusal, for `remind send-due`
     would_send: list[tuple[Claimed, str, str]] = field(default_factory=list)  # dry run
     would_skip: list[tuple[Claimed, str]] = field(default_factory=list)
 
@@ -109,10 +111,12 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
             except DeliveryError as exc:
                 if exc.permanent:
                     log.warning("permanent failure for %s: %s", row.message_id, exc.answer)
+                    report.last_answer = exc.answer
                     _mark(config, outbox.mark_failed, row, owner, clock(), exc.answer)
                     report.failed += 1
                     continue
                 log.info("temporary failure for %s: %s", row.message_id, exc.answer)
+                report.last_answer = exc.answer
                 _mark(config, outbox.mark_retry, row, owner, clock(), exc.answer, first)
                 report.retried += 1
                 if exc.connection:  # the server is unreachable: the rest wait for backoff
@@ -138,7 +142,14 @@ def run_round(config: Config, clock: Clock, owner: str, *, batch: int = 100,
     if report.sync:
         log.info("sync: %s", report.sync)
     if publish is not None:
-        report.published = publish(config, clock())
+        # A full or read-only calendars folder must not keep reminders from going out: the
+        # failure is logged and the publisher (whose fingerprint did not move) tries again.
+        try:
+            report.published = publish(config, clock())
+        except Exception as exc:
+            report.publish_error = str(exc) or type(exc).__name__
+            log.error("publishing failed, will retry next round: %s", report.publish_error,
+                      exc_info=not isinstance(exc, OSError | TrackerError))
     while stop is None or not stop.is_set():
         with session_scope(config.database_url) as s:
             rows = outbox.claim_due(s, clock(), owner, batch, lease)
@@ -149,6 +160,7 @@ def run_round(config: Config, clock: Clock, owner: str, *, batch: int = 100,
         report.retried += done.retried
         report.failed += done.failed
         report.released += done.released
+        report.last_answer = done.last_answer or report.last_answer
         if done.sent == 0 and done.failed == 0:
             break  # everything came back for retry: wait for the backoff, do not spin
     return report
