@@ -177,13 +177,19 @@ def test_tracker_serve_command_in_a_subprocess(cli_config: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-c", "from tracker.cli.main import main; main()", "--config",
          str(cli_config), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     with proc:
-        _check_serving(proc, port, cli_config)
+        logged = _check_serving(proc, port, cli_config)
+    # Its own access log names each request, never a member's token (issue 9).
+    assert "/feeds/<token>.ics" in logged and "/unsubscribe/<token>" in logged
+    assert SECRET not in logged
 
 
-def _check_serving(proc: subprocess.Popen[bytes], port: int, cli_config: Path) -> None:
+SECRET = "secretZ_" + "z" * 24
+
+
+def _check_serving(proc: subprocess.Popen[bytes], port: int, cli_config: Path) -> str:
     try:
         served = Served(port, make_config(cli_config.parent, "sqlite:///unused"))
         deadline = time.monotonic() + 30
@@ -197,9 +203,12 @@ def _check_serving(proc: subprocess.Popen[bytes], port: int, cli_config: Path) -
                 time.sleep(0.1)
         assert status == 200 and headers["content-type"] == "text/calendar; charset=utf-8"
         assert served.get("/../config.toml")[0] == 404
+        assert served.get(f"/feeds/{SECRET}.ics")[0] == 404
+        assert served.get(f"/unsubscribe/{SECRET}")[0] == 404
     finally:
         proc.terminate()
-        proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=10)
+    return (out + err).decode("utf-8", "replace")
 
 
 @pytest.fixture

@@ -21,14 +21,21 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-_ENGINES: dict[str, Engine] = {}
+_ENGINES: dict[tuple[str, float | None], Engine] = {}
+BUSY_SECONDS = 30.0  # how long the CLI and the scheduler wait for another writer's lock
 
 
-def get_engine(url: str) -> Engine:
-    """One engine per URL per process (pooled connections are reused across sessions)."""
-    engine = _ENGINES.get(url)
+def get_engine(url: str, busy_seconds: float | None = None) -> Engine:
+    """One engine per URL (and lock wait) per process; pooled connections are reused.
+
+    `busy_seconds` bounds how long a statement waits for another transaction's lock (SQLite's
+    busy timeout; PostgreSQL's lock_timeout, with a statement_timeout of four times it): the
+    web server asks for a short wait so a busy database is a quick 503, not a stalled request.
+    """
+    key = (url, busy_seconds)
+    engine = _ENGINES.get(key)
     if engine is None:
-        engine = _ENGINES[url] = _create_engine(url)
+        engine = _ENGINES[key] = _create_engine(url, busy_seconds)
     return engine
 
 
@@ -39,10 +46,11 @@ def dispose_engines() -> None:
     _ENGINES.clear()
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, busy_seconds: float | None = None) -> Engine:
     """SQLite gets foreign keys, WAL and a busy timeout; PostgreSQL a liveness check."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        busy = BUSY_SECONDS if busy_seconds is None else busy_seconds
+        engine = create_engine(url, connect_args={"timeout": busy})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -56,13 +64,17 @@ def _create_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    if busy_seconds is None:
+        return create_engine(url, pool_pre_ping=True)
+    ms = max(1, int(busy_seconds * 1000))
+    options = f"-c lock_timeout={ms} -c statement_timeout={4 * ms}"
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": options})
 
 
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
+def session_scope(url: str, busy_seconds: float | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
-    maker = sessionmaker(get_engine(url), expire_on_commit=False)
+    maker = sessionmaker(get_engine(url, busy_seconds), expire_on_commit=False)
     try:
         with maker.begin() as session:
             yield session

@@ -225,6 +225,7 @@ def member_feed(
     if member is None:
         return None
     cache = cache if cache is not None else VeventCache(feedcache.load(session))
-    items = renderable(member_items(session, member, skipped := []), cache, skipped)
+    skipped: list[tuple[str, str]] = []
+    items = renderable(member_items(session, member, skipped), cache, skipped)
     name = private_feed_title(settings, member.name, member.email)
     return render_calendar(items, settings, now, name=name, cache=cache)

@@ -22,7 +22,7 @@ import ssl
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -359,10 +359,8 @@ class _Watchdog:
         self.cut = True
         sock = getattr(self.conn, "sock", None)
         if sock is not None:
-            try:
+            with suppress(OSError):  # already closed: nothing left to cut
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     @contextmanager
     def within(self, seconds: float) -> Iterator[None]:
@@ -404,7 +402,7 @@ class SmtpBackend:
             conn = smtplib.SMTP(timeout=self.timeout, local_hostname=self.helo)
         # Made without a host so the watchdog holds the object before the greeting is read;
         # smtplib names the TLS server by `_host`, which only its constructor sets.
-        conn._host = m.smtp_host
+        conn._host = m.smtp_host  # type: ignore[attr-defined]
         watchdog = _Watchdog(conn)
         try:
             with watchdog.within(self.timeout):

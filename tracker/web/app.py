@@ -35,11 +35,11 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from tracker.config import Config
-from tracker.db.engine import session_scope
 from tracker.feeds.private import PrivateFeeds
 from tracker.feeds.render import FeedSettings
 from tracker.timeparse import utc_now
 from tracker.web import api, pages, unsubscribe
+from tracker.web.safety import EXCEPTION_HANDLERS, install_redaction, web_session
 
 log = logging.getLogger(__name__)
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
@@ -151,7 +151,7 @@ class FeedServer:
         if not name.endswith(".ics") or not _TOKEN.match(token):
             return _not_found()
         now = self.now_fn()
-        with session_scope(self.config.database_url) as session:
+        with web_session(self.config.database_url) as session:  # a sync endpoint: in a thread
             feed = self.private.feed(session, token, now)
         if feed is None:
             return _not_found()
@@ -194,8 +194,12 @@ def create_app(
         *(extra_routes or []),
         Route("/{name}", server.public_feed),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, exception_handlers=dict(EXCEPTION_HANDLERS))
+    # No redirect from '/x/' to '/x': Starlette builds it from the Host header, which would
+    # send clients to any host a request names. Unknown paths, slashes included, are 404.
+    app.router.redirect_slashes = False
     app.state.feed_server = server
+    install_redaction()  # tokens in paths never reach uvicorn's logs
     return app
 
 
@@ -203,6 +207,7 @@ def run(config: Config, host: str, port: int) -> None:
     """Serve until interrupted (uvicorn; trusts X-Forwarded-* only from loopback)."""
     import uvicorn
 
+    # uvicorn's dictConfig keeps the filters create_app attached to its loggers.
     uvicorn.run(
         create_app(config), host=host, port=port, log_level="info",
         proxy_headers=True, forwarded_allow_ips="127.0.0.1",

@@ -24,9 +24,9 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from tracker.config import Config
-from tracker.db.engine import session_scope
 from tracker.records.models import Member
 from tracker.timeparse import utc_now
+from tracker.web.safety import off_loop, web_session
 
 log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -56,25 +56,29 @@ def routes(config: Config, now_fn: Callable[[], datetime] = utc_now) -> list[Rou
             return _not_found()
         if request.method == "POST":
             await request.body()  # RFC 8058 body or the form; the token alone decides
-            return _unsubscribe(url, token, now_fn())
-        with session_scope(url) as session:
-            member = session.scalar(select(Member).where(Member.unsubscribe_token == token))
-            if member is None:
-                return _not_found()
-            address = html.escape(member.email)
-        return _page(
-            "Stop reminder e-mails?",
-            f"<p>Stop all reminder e-mails to <strong>{address}</strong>? "
-            "Your calendar subscription keeps working.</p>"
-            '<form method="post"><input type="hidden" name="List-Unsubscribe" '
-            'value="One-Click"><button type="submit">Unsubscribe</button></form>',
-        )
+            return await off_loop(_unsubscribe, url, token, now_fn())
+        return await off_loop(_confirm_page, url, token)
 
     return [Route("/unsubscribe/{token}", endpoint, methods=["GET", "POST"])]
 
 
+def _confirm_page(url: str, token: str) -> Response:
+    with web_session(url) as session:
+        member = session.scalar(select(Member).where(Member.unsubscribe_token == token))
+        if member is None:
+            return _not_found()
+        address = html.escape(member.email)
+    return _page(
+        "Stop reminder e-mails?",
+        f"<p>Stop all reminder e-mails to <strong>{address}</strong>? "
+        "Your calendar subscription keeps working.</p>"
+        '<form method="post"><input type="hidden" name="List-Unsubscribe" '
+        'value="One-Click"><button type="submit">Unsubscribe</button></form>',
+    )
+
+
 def _unsubscribe(url: str, token: str, now: datetime) -> Response:
-    with session_scope(url) as session:
+    with web_session(url) as session:
         member = session.scalar(select(Member).where(Member.unsubscribe_token == token))
         if member is None:
             return _not_found()
