@@ -136,8 +136,13 @@ class TrackerGroup(click.Group):
         except Exception as exc:  # the last resort: one line, traceback only with -v
             verbose = bool(ctx.obj and getattr(ctx.obj, "verbose", False))
             log.error("unexpected failure", exc_info=verbose)
+            # One line, short: a database error's text holds the whole statement and its
+            # parameters (members' data), which belong in the -v traceback only.
+            text = str(getattr(exc, "orig", None) or exc).strip()
+            detail = (text.splitlines() or [""])[0][:300]
             click.echo(printable(
-                f"error: unexpected failure ({type(exc).__name__}: {exc}); rerun with -v for details"
+                f"error: unexpected failure ({type(exc).__name__}: {detail}); rerun with -v "
+                "for details"
             ), err=True)
             ctx.exit(1)
 

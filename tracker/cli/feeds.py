@@ -77,18 +77,25 @@ def import_json(app: AppContext, file: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--series", "series", multiple=True,
               help="Series tag to give every imported item, repeatable.")
+@click.option("--max-size", "max_size", type=click.IntRange(1, 1024), default=20,
+              show_default=True, help="Refuse files larger than this many MB.")
 @click.pass_obj
-def import_ics(app: AppContext, file: Path, series: tuple[str, ...]) -> None:
+def import_ics(app: AppContext, file: Path, series: tuple[str, ...], max_size: int) -> None:
     """Import the VEVENTs of an .ics file, keeping UIDs and zones; re-import updates.
 
     Example: tracker import ics cop12-export.ics --series untoc-cop
     """
     from tracker.ics.apply import import_ics
 
+    limit = max_size * 1024 * 1024
     try:
-        data = file.read_bytes()
+        with file.open("rb") as fh:  # read at most the limit: a huge file is never loaded
+            data = fh.read(limit + 1)
     except OSError as exc:
         raise TrackerError("FILE", f"cannot read {file}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise TrackerError("FILE", f"{file} is larger than --max-size {max_size} MB; split it "
+                                   "or give a larger --max-size")
     tags, host, now = check_tags(series), host_of(app.base_url), utc_now()
     with session_scope(app.db_url) as session:
         if sys.stderr.isatty():  # a progress bar only where a person watches

@@ -69,6 +69,7 @@ def apply_items(
     uids = [i.uid for i in items]
     events = _by_uid(session, Event, uids)
     deadlines = _by_uid(session, Deadline, uids)
+    taken = _taken_ids(session, [i.new_id() for i in items])
     seen: set[str] = set()
     for n, item in enumerate(items, start=1):
         if item.uid in seen:
@@ -78,7 +79,7 @@ def apply_items(
             seen.add(item.uid)
             try:
                 _apply_one(session, item, events.get(item.uid), deadlines.get(item.uid), now,
-                           report)
+                           report, taken)
             except TrackerError as exc:
                 raise exc.at(f"{source}: VEVENT {item.uid}", in_file_words(exc.field)) from None
         if progress is not None:
@@ -88,6 +89,26 @@ def apply_items(
 
 
 Record = TypeVar("Record", Event, Deadline)
+
+
+def _taken_ids(session: Session, wanted: list[str]) -> set[str]:
+    """The ids among `wanted` that records already have (a new item then gets a longer one)."""
+    found: set[str] = set()
+    for model in (Event, Deadline):
+        for i in range(0, len(wanted), 500):
+            found.update(session.scalars(select(model.id).where(model.id.in_(wanted[i:i + 500]))))
+    return found
+
+
+def _free_id(item: Incoming, taken: set[str]) -> str:
+    """The item's short id, or a longer one when the short one is taken (same title, digest
+    prefix shared: with thousands of items of one title, 24 bits collide)."""
+    for digits in (6, 16, 64):
+        ident = item.new_id(digits)
+        if ident not in taken:
+            taken.add(ident)
+            return ident
+    raise TrackerError("UID", f"no free id for {item.uid}")  # pragma: no cover - sha256 full
 
 
 def _by_uid(session: Session, model: type[Record], uids: list[str]) -> dict[str, Record]:
@@ -102,6 +123,7 @@ def _apply_one(
     session: Session, item: Incoming, event: Event | None, deadline: Deadline | None,
     now: datetime,
     report: ImportReport,
+    taken: set[str],
 ) -> None:
     existing = deadline if item.is_deadline else event
     other = event if item.is_deadline else deadline
@@ -111,7 +133,9 @@ def _apply_one(
         report.notes.append(f"skipped UID {item.uid}: it is {what} here, not in the file")
         return
     if existing is None:
-        session.add(_new_deadline(item, now) if item.is_deadline else _new_event(item, now))
+        ident = _free_id(item, taken)
+        session.add(_new_deadline(item, now, ident) if item.is_deadline
+                    else _new_event(item, now, ident))
         report.added += 1
         return
     assert isinstance(existing, Event | Deadline)
@@ -218,9 +242,9 @@ def _update(existing: Event | Deadline, item: Incoming, now: datetime) -> bool:
     return True
 
 
-def _new_event(item: Incoming, now: datetime) -> Event:
+def _new_event(item: Incoming, now: datetime, ident: str) -> Event:
     event = Event(
-        id=item.new_id(), uid=item.uid, series=item.series, sequence=item.sequence,
+        id=ident, uid=item.uid, series=item.series, sequence=item.sequence,
         created_at=now, modified_at=now, cancelled_at=now if item.status == "cancelled" else None,
         **_values(item),
     )
@@ -228,9 +252,9 @@ def _new_event(item: Incoming, now: datetime) -> Event:
     return event
 
 
-def _new_deadline(item: Incoming, now: datetime) -> Deadline:
+def _new_deadline(item: Incoming, now: datetime, ident: str) -> Deadline:
     return Deadline(
-        id=item.new_id(), uid=item.uid, series=item.series, sequence=item.sequence,
+        id=ident, uid=item.uid, series=item.series, sequence=item.sequence,
         created_at=now, modified_at=now, cancelled_at=now if item.status == "cancelled" else None,
         event_id=None, first_due_utc=item.start_utc, first_due_date=item.due_date,
         **_values(item),

@@ -58,6 +58,7 @@ class Incoming:
     def is_deadline(self) -> bool:
         return self.kind != "event"
 
-    def new_id(self) -> str:
-        digest = hashlib.sha256(self.uid.encode()).hexdigest()[:6]
+    def new_id(self, digits: int = 6) -> str:
+        """'cop12-plenary-3f2a1c'; `apply` asks for more digits when that id is taken."""
+        digest = hashlib.sha256(self.uid.encode()).hexdigest()[:digits]
         return f"{slugify(self.title, 50)}-{digest}"

@@ -42,10 +42,20 @@ from tracker.ics import zones
 from tracker.ics.html_text import html_to_text
 from tracker.ics.incoming import Incoming, in_file_words
 from tracker.records import recurrence as rec
-from tracker.records.checks import check_tags, slugify
+from tracker.records.checks import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    check_day,
+    check_instant,
+    check_tags,
+    check_uid,
+    slugify,
+)
 from tracker.records.events import DEFAULT_DURATION
 
 CLASS_VISIBILITY = {"PUBLIC": "public", "CONFIDENTIAL": "members", "PRIVATE": "private"}
+MAX_SUBCOMPONENTS = 100  # VALARMs and the like per VEVENT; a real calendar has a handful
+MAX_SEQUENCE = 2**31 - 1  # the column is a 32-bit integer on PostgreSQL
 
 
 def parse_ics(
@@ -79,6 +89,9 @@ def parse_ics(
                 continue
         except TrackerError as exc:
             raise exc.at(where, in_file_words(exc.field)) from None
+        except (ArithmeticError, ValueError) as exc:  # a date computation out of range
+            raise TrackerError("VEVENT", f"has a value out of range ({_first_line(exc)})",
+                               where) from None
         except _Skip as skip:
             notes.append(f"skipped {where}: {skip}")
             continue
@@ -103,8 +116,12 @@ def _read_vevent(ev: icalendar.cal.Component, floating_tz: str, series: list[str
                  configured: str) -> Incoming:
     if "DTSTART" not in ev:
         raise _Skip("no DTSTART")
+    if len(ev.subcomponents) > MAX_SUBCOMPONENTS:
+        names = sorted({str(c.name) for c in ev.subcomponents})
+        raise TrackerError("/".join(names), f"{len(ev.subcomponents)} sub-components in one item; "
+                           f"at most {MAX_SUBCOMPONENTS} are accepted")
     title = " ".join(str(ev.get("SUMMARY", "")).split())[:300] or "(untitled)"
-    uid = str(ev.get("UID", "")).strip() or _made_uid(ev)
+    uid = check_uid(str(ev.get("UID", "")).strip() or _made_uid(ev), "UID")
     start = _value(ev, "DTSTART")
     status = str(ev.get("STATUS", "CONFIRMED")).upper()
     kind = str(ev.get("X-TRACKER-KIND", "")).strip() or "event"
@@ -118,7 +135,7 @@ def _read_vevent(ev: icalendar.cal.Component, floating_tz: str, series: list[str
         visibility=CLASS_VISIBILITY.get(str(ev.get("CLASS", "PUBLIC")).upper(), "private"),
         series=_series(ev, series),
         mode=str(ev.get("X-TRACKER-MODE", "in-person")) or "in-person",
-        sequence=int(ev.get("SEQUENCE", 0) or 0),
+        sequence=_sequence(ev),
         last_modified=_aware(ev.get("LAST-MODIFIED")),
     )
     if isinstance(start, datetime):
@@ -217,6 +234,24 @@ def _attach_overrides(
 _EPOCH = tp.start_of_day(date(1970, 1, 1), "UTC")
 
 
+def _sequence(ev: icalendar.cal.Component) -> int:
+    value = int(ev.get("SEQUENCE", 0) or 0)
+    if not 0 <= value <= MAX_SEQUENCE:
+        raise TrackerError("SEQUENCE", f"{value} is not accepted; give a number from 0 to "
+                                       f"{MAX_SEQUENCE}")
+    return value
+
+
+def _plus(start: datetime, duration: timedelta) -> datetime:
+    """start + DURATION, refused by name when it leaves the accepted years."""
+    try:
+        end = start + duration
+    except OverflowError:
+        raise TrackerError("DURATION", f"ends outside the years {FIRST_YEAR} to {LAST_YEAR}; "
+                                       "give a shorter duration") from None
+    return check_instant(end, "DURATION")
+
+
 def _value(ev: icalendar.cal.Component, name: str) -> object:
     """The typed value of a date, date-time or duration property (None when absent)."""
     return getattr(ev.get(name), "dt", None)
@@ -247,8 +282,11 @@ def _timed(item: Incoming, ev: icalendar.cal.Component, start: datetime, floatin
            configured: str) -> None:
     tzid = _tzid(ev, "DTSTART")
     zone_name = floating_tz
+    check_day(start.date(), "DTSTART")  # before any arithmetic: year 1 or 9999 overflows
     if tzid:
         end = _value(ev, "DTEND")
+        if isinstance(end, datetime):
+            check_day(end.date(), "DTEND")
         last = end.year if isinstance(end, datetime) else start.year
         found = zones.resolve(str(tzid), start.tzinfo, (start.year, max(last, start.year)),
                               configured)
@@ -259,15 +297,16 @@ def _timed(item: Incoming, ev: icalendar.cal.Component, start: datetime, floatin
     elif "X-TRACKER-TZ" in ev:  # our feed writes a repeated-hour time in UTC, its zone here
         zone_name = _zone_name(str(ev.get("X-TRACKER-TZ", ""))) or floating_tz
     item.tz = zone_name
-    item.start_utc = _instant(start, zone_name, "DTSTART")
+    item.start_utc = check_instant(_instant(start, zone_name, "DTSTART"), "DTSTART")
     end, duration = _value(ev, "DTEND"), _value(ev, "DURATION")
     if isinstance(end, datetime):
         end_tzid = _tzid(ev, "DTEND")
+        check_day(end.date(), "DTEND")
         end_zone = (zones.resolve(end_tzid, end.tzinfo, (end.year, end.year), configured)
                     if end_tzid and end_tzid != tzid else zone_name)
-        item.end_utc = _instant(end, end_zone or zone_name, "DTEND")
+        item.end_utc = check_instant(_instant(end, end_zone or zone_name, "DTEND"), "DTEND")
     elif isinstance(duration, timedelta):
-        item.end_utc = item.start_utc + duration
+        item.end_utc = _plus(item.start_utc, duration)
     else:
         item.end_utc = item.start_utc
     if item.end_utc <= item.start_utc:
@@ -291,13 +330,15 @@ def _instant(value: datetime, zone_name: str, field: str) -> datetime:
 def _all_day(item: Incoming, ev: icalendar.cal.Component, start: date, tz: str) -> None:
     if item.is_deadline:
         raise _Skip("a deadline needs a time; X-TRACKER-KIND on an all-day item")
+    check_day(start, "DTSTART")
     end, duration = _value(ev, "DTEND"), _value(ev, "DURATION")
     if isinstance(end, date) and not isinstance(end, datetime) and end > start:
-        last = end - timedelta(days=1)
+        last = check_day(end - timedelta(days=1), "DTEND")
     elif isinstance(duration, timedelta) and duration.days > 0:
-        last = start + timedelta(days=duration.days - 1)
+        last = _plus(tp.start_of_day(start, "UTC"), timedelta(days=duration.days - 1)).date()
     else:
         last = start
+    check_day(last + timedelta(days=1), "DTEND")  # the exclusive end too
     item.all_day, item.start_date, item.end_date, item.tz = True, start, last, tz
     item.start_utc = tp.start_of_day(start, tz)
     item.end_utc = tp.start_of_day(last + timedelta(days=1), tz)
@@ -307,9 +348,13 @@ def _deadline_fields(item: Incoming, ev: icalendar.cal.Component) -> None:
     item.description = split_description(item.description)
     opens = str(ev.get("X-TRACKER-OPENS", "")).strip()
     if opens:
-        item.opens_utc = _utc_text(opens)
+        item.opens_utc = check_instant(_utc_text(opens), "X-TRACKER-OPENS")
     item.opens_date = _date_text(str(ev.get("X-TRACKER-OPENS-DATE", "")).strip())
     item.due_date = _date_text(str(ev.get("X-TRACKER-DUE-DATE", "")).strip())
+    for name, day in (("X-TRACKER-OPENS-DATE", item.opens_date),
+                      ("X-TRACKER-DUE-DATE", item.due_date)):
+        if day is not None:
+            check_day(day, name)
     item.email = str(ev.get("X-TRACKER-EMAIL", "")).strip()
 
 

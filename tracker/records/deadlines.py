@@ -16,7 +16,9 @@ from tracker.records.checks import (
     DEADLINE_STATUSES,
     VISIBILITIES,
     check_choice,
+    check_day,
     check_email,
+    check_instant,
     check_slug,
     check_tags,
     check_text,
@@ -77,9 +79,10 @@ def _resolve(
 ) -> tuple[datetime, date | None]:
     when = tp.parse_when(text, tz, field)
     if when.day is not None:
-        return on_date(when.day, tz), when.day
+        check_day(when.day, field)
+        return check_instant(on_date(when.day, tz), field), when.day
     assert when.utc is not None
-    return when.utc, None
+    return check_instant(when.utc, field), None
 
 
 def add_deadline(

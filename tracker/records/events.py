@@ -17,6 +17,8 @@ from tracker.records.checks import (
     MODES,
     VISIBILITIES,
     check_choice,
+    check_day,
+    check_instant,
     check_slug,
     check_tags,
     check_text,
@@ -66,7 +68,14 @@ class Span:
 
 def resolve_span(start: str, end: str | None, tz: str, all_day: bool | None) -> Span:
     """Turn start/end text into a Span; a date-only start means an all-day event."""
-    when = tp.parse_when(start, tz, "start")
+    span = _resolve_span(start, end, tz, all_day)
+    for value, field in ((span.start_utc, "start"), (span.end_utc, "end")):
+        check_instant(value, field)
+    return span
+
+
+def _resolve_span(start: str, end: str | None, tz: str, all_day: bool | None) -> Span:
+    when = _checked(tp.parse_when(start, tz, "start"), "start")
     if when.day is not None:
         if all_day is False:
             raise TrackerError(
@@ -74,7 +83,7 @@ def resolve_span(start: str, end: str | None, tz: str, all_day: bool | None) -> 
         first = when.day
         last = first
         if end:
-            end_when = tp.parse_when(end, tz, "end")
+            end_when = _checked(tp.parse_when(end, tz, "end"), "end")
             if end_when.day is None:
                 raise TrackerError("end", "must be a date for an all-day event, e.g. 2024-10-18")
             last = end_when.day
@@ -93,7 +102,7 @@ def resolve_span(start: str, end: str | None, tz: str, all_day: bool | None) -> 
             end = f"{local_day.isoformat()}T{clock:%H:%M}"
         elif end.strip().lower() in ("24:00", "midnight"):  # the end of the start's day
             end = f"{when.local().date().isoformat()} 24:00"
-        end_when = tp.parse_when(end, tz, "end")
+        end_when = _checked(tp.parse_when(end, tz, "end"), "end")
         if end_when.is_date or end_when.utc is None:
             raise TrackerError("end", "must have a time when the start has one, e.g. 16:30")
         end_utc = end_when.utc
@@ -164,7 +173,7 @@ def _check_rule_start(event: Event) -> None:
 def _limit_rule(repeat: str, values: EventInput, event: Event) -> str:
     until: datetime | date | None = None
     if values.until is not None:
-        when = tp.parse_when(values.until, event.tz, "until")
+        when = _checked(tp.parse_when(values.until, event.tz, "until"), "until")
         if event.all_day:
             if when.day is None:
                 raise TrackerError("until", "must be a date for an all-day event, e.g. 2027-12-31")
@@ -179,6 +188,15 @@ def _limit_rule(repeat: str, values: EventInput, event: Event) -> str:
                                         "later end")
     return rec.make_rule(repeat, tz=event.tz, all_day=event.all_day, until=until,
                          count=values.count)
+
+
+def _checked(when: tp.When, field: str) -> tp.When:
+    """Refuse a WHEN outside the accepted years before any arithmetic can overflow."""
+    if when.day is not None:
+        check_day(when.day, field)
+    if when.utc is not None:
+        check_instant(when.utc, field)
+    return when
 
 
 def _optional_fields(values: EventInput) -> dict[str, object]:
