@@ -42,6 +42,10 @@ class TrackerError(Exception):
         prefix = f"{self.where}: " if self.where else ""
         return f"{prefix}{self.field}: {self.message}"
 
+    def lines(self) -> list[str]:
+        """What a door prints: one line (ManyErrors: a summary, then one line per problem)."""
+        return [str(self)]
+
     def at(self, where: str, field: str | None = None) -> TrackerError:
         """The same error (same class) located in `where` (may be ""), its field renamed if given.
 
@@ -53,6 +57,18 @@ class TrackerError(Exception):
             located.field = field
         located.args = (located.field, located.message, located.where)
         return located
+
+
+class ManyErrors(TrackerError):
+    """Several bad rows of one file, reported together so they can be fixed in one go."""
+
+    def __init__(self, where: str, errors: list[TrackerError], more: bool = False) -> None:
+        shown = "first 20 of more" if more else str(len(errors))
+        super().__init__("rows", f"{shown} rows have errors; nothing imported", where)
+        self.errors = errors
+
+    def lines(self) -> list[str]:
+        return [str(self), *(f"  {e}" for e in self.errors)]
 
 
 class NotFound(TrackerError):

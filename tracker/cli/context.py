@@ -126,7 +126,8 @@ class TrackerGroup(click.Group):
             return super().invoke(ctx)
         except TrackerError as exc:
             log.debug("tracker error", exc_info=True)
-            click.echo(printable(f"error: {exc}"), err=True)
+            for i, line in enumerate(exc.lines()):  # each line escaped on its own
+                click.echo(printable(f"error: {line}" if i == 0 else line), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise

@@ -12,8 +12,15 @@ from sqlalchemy.orm import Session
 
 from tracker import timeparse as tp
 from tracker.config import KINDS
-from tracker.errors import Conflict, TrackerError
-from tracker.records.checks import check_choice, check_email, check_tags, check_text, new_token
+from tracker.errors import Conflict, ManyErrors, TrackerError
+from tracker.records.checks import (
+    check_choice,
+    check_email,
+    check_tags,
+    check_text,
+    new_token,
+    shown,
+)
 from tracker.records.lookup import get_member
 from tracker.records.models import Member
 
@@ -119,46 +126,91 @@ def list_members(session: Session, *, include_inactive: bool = True) -> list[Mem
     return list(session.scalars(query))
 
 
+MAX_REPORTED = 20  # bad rows listed at once
+
+
 def parse_member_csv(text: str, source: str = "members.csv") -> list[tuple[int, str, MemberInput]]:
     """Check every row of a member CSV before anything is written; errors name file and line.
 
     The columns are the fields' own names, so an error reads `members.csv line 5: tz: ...`.
+    Every bad row is reported at once (up to MAX_REPORTED), so one edit fixes the file; a file
+    the csv module cannot read (an unterminated quote, a field over its limit) is refused.
     """
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), strict=True)
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise _csv_error(exc, source, reader.line_num) from None
     if "email" not in header or any(h not in CSV_COLUMNS for h in header):
         raise TrackerError(
             "header",
-            f"must be {','.join(CSV_COLUMNS)} (email required; got {','.join(header)})",
+            f"must be {','.join(CSV_COLUMNS)} (email required; got "
+            f"{shown(','.join(header), 120)})",
             where=f"{source} line 1",
         )
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise TrackerError("header", f"names {', '.join(twice)} twice; name each column once",
+                           where=f"{source} line 1")
     reader.fieldnames = header
     rows: list[tuple[int, str, MemberInput]] = []
+    errors: list[TrackerError] = []
     seen: dict[str, int] = {}
-    for row in reader:
+    while True:
+        start = reader.line_num + 1  # where the record that may fail begins
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise _csv_error(exc, source, start) from None
         line = reader.line_num
         where = f"{source} line {line}"
-        if None in row:
-            raise TrackerError("columns", f"more than the {len(header)} of the header", where)
-        cells = {k: (v or "").strip() for k, v in row.items()}
-        if not any(cells.values()):
-            continue
         try:
-            email = check_email(cells.get("email", ""), "email")
-            values = MemberInput(
-                name=cells.get("name", ""), organisation=cells.get("organisation", ""),
-                tz=cells.get("tz") or None, series=[cells.get("series", "")],
-                remind=cells.get("remind", ""),
-            )
-            _clean(values)
+            parsed = _member_row(row, len(header), line, seen)
         except TrackerError as exc:
-            raise exc.at(where) from None
-        if email in seen:
-            raise TrackerError("email", f"'{email}' appears again (first on line {seen[email]})",
-                               where)
-        seen[email] = line
-        rows.append((line, email, values))
+            errors.append(exc.at(where))
+            if len(errors) > MAX_REPORTED:
+                raise ManyErrors(source, errors[:MAX_REPORTED], more=True) from None
+            continue
+        if parsed is not None:
+            rows.append(parsed)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ManyErrors(source, errors)
     return rows
+
+
+def _member_row(row: dict[str | None, object], columns: int, line: int,
+                seen: dict[str, int]) -> tuple[int, str, MemberInput] | None:
+    if None in row:
+        raise TrackerError("columns", f"more than the {columns} of the header")
+    cells = {str(k): str(v or "").strip() for k, v in row.items()}
+    if not any(cells.values()):
+        return None
+    email = check_email(cells.get("email", ""), "email")
+    values = MemberInput(
+        name=cells.get("name", ""), organisation=cells.get("organisation", ""),
+        tz=cells.get("tz") or None, series=[cells.get("series", "")],
+        remind=cells.get("remind", ""),
+    )
+    _clean(values)
+    if email in seen:
+        raise TrackerError("email", f"'{email}' appears again (first on line {seen[email]})")
+    seen[email] = line
+    return line, email, values
+
+
+def _csv_error(exc: csv.Error, source: str, line: int) -> TrackerError:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        why = f"a field is longer than {csv.field_size_limit():,} characters"
+    elif "unexpected end of data" in text or "EOF" in text or "quote" in text:
+        why = "a quote is opened and never closed (or a quote sits inside an unquoted field)"
+    else:
+        why = f"is not readable CSV ({text})"
+    return TrackerError("csv", why, where=f"{source} line {line}")
 
 
 def import_members(
