@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from tracker.config import Config
+from tracker.db.engine import require_schema
 from tracker.errors import Conflict, NotFound, TrackerError, printable
 
 log = logging.getLogger("tracker.cli")
@@ -28,10 +29,22 @@ class AppContext:
 
     config: Config
     verbose: bool = False
+    schema_checked: bool = False
 
     @property
     def db_url(self) -> str:
-        return self.config.database_url
+        """The database URL, once it is known to have a schema (`tracker init` made it)."""
+        url = self.config.database_url
+        if not self.schema_checked:
+            require_schema(url)
+            self.schema_checked = True
+        return url
+
+    @property
+    def ready(self) -> Config:
+        """The config, for services that open their own sessions: checked like `db_url`."""
+        _ = self.db_url
+        return self.config
 
     @property
     def tz(self) -> str:

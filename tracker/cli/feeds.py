@@ -26,7 +26,7 @@ def publish(app: AppContext, out_dir: Path | None) -> None:
     """
     from tracker.scheduler.round import publish as run_publish
 
-    result = run_publish(app.config, utc_now(), out_dir)
+    result = run_publish(app.ready, utc_now(), out_dir)
     for f in result.files:
         state = "written" if f.changed else "unchanged"
         click.echo(f"{state:9}  {f.path}  ({f.items} items)")
@@ -50,7 +50,7 @@ def serve(app: AppContext, host: str | None, port: int | None) -> None:
     """
     from tracker.web.app import run
 
-    run(app.config, host or app.config.serve.host, port or app.config.serve.port)
+    run(app.ready, host or app.config.serve.host, port or app.config.serve.port)
 
 
 @click.group("import", cls=TrackerSubgroup)

@@ -68,8 +68,9 @@ def init(app: AppContext, sample: str | None, demo: bool) -> None:
 
     Example: tracker init --sample examples/cop12.toml --demo
     """
-    migrate(app.db_url)
-    click.echo(f"database ready: {_shown_url(app.db_url)} (schema {current_revision(app.db_url)})")
+    url = app.config.database_url  # not app.db_url: that one wants the schema made here
+    migrate(url)
+    click.echo(f"database ready: {_shown_url(url)} (schema {current_revision(url)})")
     if not (sample or demo):
         return
     text = None

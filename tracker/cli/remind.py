@@ -54,7 +54,7 @@ def remind_send_due(app: AppContext, dry_run: bool) -> None:
     Example: tracker remind send-due --dry-run
     """
     if dry_run:
-        report = plan_only(app.config, utc_now())
+        report = plan_only(app.ready, utc_now())
         for row, to, subject in report.would_send:
             click.echo(f"would send {row.message_id} to {to}: {subject}")
         for row, reason in report.would_skip:
@@ -62,7 +62,7 @@ def remind_send_due(app: AppContext, dry_run: bool) -> None:
         click.echo(f"{len(report.would_send)} to send, {len(report.would_skip)} to skip")
         return
     owner = f"cli:{socket.gethostname()}:{os.getpid()}"
-    report = run_round(app.config, utc_now, owner, batch=app.config.mail.batch_size,
+    report = run_round(app.ready, utc_now, owner, batch=app.config.mail.batch_size,
                        publish=FeedPublisher())
     click.echo(f"sent {report.sent}, retry later {report.retried}, failed {report.failed}")
     # Exit 1 when due mail did not go out (or the feeds could not be written), so cron and

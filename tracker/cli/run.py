@@ -41,7 +41,7 @@ def run(app: AppContext, host: str | None, port: int | None) -> None:
 
     config = app.config
     host, port = host or config.serve.host, port or config.serve.port
-    migrate(app.db_url)  # safe to repeat; a fresh checkout's database is made here too
+    migrate(config.database_url)  # safe to repeat; a fresh checkout's database is made here
     for name in ("tracker.scheduler", "tracker.web"):  # rounds that sent mail, page changes
         if not logging.getLogger(name).isEnabledFor(logging.INFO):
             logging.getLogger(name).setLevel(logging.INFO)

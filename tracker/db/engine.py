@@ -102,6 +102,31 @@ def migrate(url: str, revision: str = "heads") -> None:
         raise OperationalError("database", f"cannot use {_redact(url)}: {_first_line(exc)}") from exc
 
 
+class NoSchema(OperationalError):
+    """A database `tracker init` never set up: say so instead of 'no such table'."""
+
+
+def require_schema(url: str) -> None:
+    """Refuse a database without our schema, without creating a SQLite file on the way.
+
+    Connecting to a missing SQLite file creates it (and a stray `tracker.db` in whatever folder
+    a command ran in); so the file is looked for first, then the Alembic version table."""
+    hint = "run `tracker init` (or give --config / --db for the database you meant)"
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url[len("sqlite:///"):])
+        if not path.is_file():
+            raise NoSchema("database", f"no database at {path}; {hint}")
+    from sqlalchemy import inspect
+
+    try:
+        with get_engine(url).connect() as connection:
+            found = inspect(connection).has_table("alembic_version")
+    except SAOperationalError as exc:
+        raise OperationalError("database", f"cannot use {_redact(url)}: {_first_line(exc)}") from exc
+    if not found:
+        raise NoSchema("database", f"{_redact(url)} has no schema; {hint}")
+
+
 def current_revision(url: str) -> str:
     """The schema revision(s) the database is at, e.g. '0004_merge' ('none' when empty)."""
     from alembic.runtime.migration import MigrationContext

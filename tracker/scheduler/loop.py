@@ -24,7 +24,7 @@ from datetime import UTC, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from tracker.config import Config, load_config
-from tracker.db.engine import migrate, session_scope
+from tracker.db.engine import migrate, require_schema, session_scope
 from tracker.errors import TrackerError
 from tracker.reminders.outbox import next_wakeup
 from tracker.scheduler.round import FeedPublisher, run_round
@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         config = load_config(args.config)
+        # Upgrade a database `tracker init` made; never create one in whatever folder the
+        # process was started in (that would also create calendars/ and outbox/ there).
+        require_schema(config.database_url)
         migrate(config.database_url)
     except TrackerError as exc:
         shown = exc.at("", "--config") if exc.field == "config" else exc
