@@ -276,7 +276,7 @@ def check_db_url(url: str, field: str = "[tracker] database") -> str:
     try:
         from sqlalchemy.engine import make_url
 
-        make_url(url).get_dialect()
+        make_url(url).get_dialect().import_dbapi()  # the driver module itself, e.g. MySQLdb
     except Exception:
         raise ConfigError(
             field, f"'{scheme}://' is not a database tracker can use here (driver not "
