@@ -24,7 +24,7 @@ def test_every_whole_number_key_has_a_documented_range() -> None:
     assert sorted(int_keys()) == sorted(RANGES)
     shipped = (ROOT / "config.toml").read_text(encoding="utf-8")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for (section, key), (lo, hi) in RANGES.items():
+    for (_section, key), (lo, hi) in RANGES.items():
         line = next(x for x in shipped.splitlines() if x.startswith(f"{key} ="))
         assert f"{lo}-{hi}" in line, line
         assert f"`{key}`" in readme and f"{lo}-{hi}" in readme
