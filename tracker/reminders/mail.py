@@ -40,6 +40,7 @@ from tracker import links
 from tracker.config import Config
 from tracker.errors import ConfigError, OperationalError
 from tracker.feeds.render import FeedSettings, item_from_deadline, render_calendar
+from tracker.records.checks import is_safe_url
 from tracker.records.lookup import get_deadline, get_member
 from tracker.records.models import Deadline, Member
 from tracker.reminders.mime import (
@@ -112,8 +113,13 @@ def unsubscribe_url(config: Config, member: Member) -> str:
     return links.unsubscribe_url(config.tracker.base_url, member.unsubscribe_token)
 
 
+def href(value: str) -> str:
+    """The `href` filter of the templates: a checked link, else a harmless '#'."""
+    return value if is_safe_url(str(value)) else "#"
+
+
 def _environment(folder: Path) -> Environment:
-    return Environment(
+    environment = Environment(
         loader=FileSystemLoader(str(folder)),
         autoescape=lambda name: bool(name and name.endswith(".html.j2")),
         undefined=StrictUndefined,
@@ -122,6 +128,8 @@ def _environment(folder: Path) -> Environment:
         lstrip_blocks=True,
         auto_reload=False,  # templates are compiled once per process, not stat()ed per mail
     )
+    environment.filters["href"] = href
+    return environment
 
 
 @functools.lru_cache(maxsize=16)
@@ -149,7 +157,9 @@ def deadline_context(config: Config, deadline: Deadline) -> dict[str, str]:
         "deadline_kind": deadline.kind.replace("-", " "),
         "status": deadline.status,
         "instructions": deadline.instructions or "",
-        "url": deadline.url or "",
+        # Checked again here, not only at the door: a row written by raw SQL or an older
+        # version must never become a javascript: link in the HTML part.
+        "url": deadline.url if is_safe_url(deadline.url or "") else "",
         "email": deadline.email or "",
         "location": deadline.location or "",
         "event": deadline.event.title if deadline.event is not None else "",
