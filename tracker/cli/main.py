@@ -79,6 +79,8 @@ def init(app: AppContext, sample: str | None, demo: bool) -> None:
             text = Path(sample).read_text(encoding="utf-8")
         except OSError as exc:
             raise TrackerError("--sample", f"cannot read {sample}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise TrackerError("--sample", f"{sample} is not UTF-8 text; save it as UTF-8") from None
     now, host = utc_now(), host_of(app.base_url)
     with session_scope(app.db_url) as session:
         if not is_empty(session):

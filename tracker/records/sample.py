@@ -46,8 +46,12 @@ def load_sample(
         ("member", MEMBER_KEYS, "email", _add_member),
     ):
         items = data.get(table, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise TrackerError(f"[[{table}]]", "must be a list of tables ([[event]] blocks)",
+                               where=source)
         for n, item in enumerate(items, 1):
-            with _located(f"{source}: {table} {item.get(key_field) or n}"):
+            label = item.get(key_field)
+            with _located(f"{source}: {table} {label if isinstance(label, str) else n}"):
                 _check_keys(item, keys)
                 values = {k: v for k, v in item.items() if k != key_field}
                 add(session, item.get(key_field), values, default_tz, host, now)
@@ -80,7 +84,23 @@ def _located(where: str) -> Iterator[None]:
         raise exc.at(where) from None
 
 
+LISTS = {"series", "kinds"}
+FLAGS = {"all_day"}
+
+
 def _check_keys(item: dict[str, object], allowed: set[str]) -> None:
+    """Known keys with values of the kind the services take: text in quotes (a TOML date such
+    as `start = 2024-10-14` is refused: quote it), lists of text, true/false."""
     unknown = set(item) - allowed
     if unknown:
         raise TrackerError(sorted(unknown)[0], f"unknown key; known: {', '.join(sorted(allowed))}")
+    for key, value in item.items():
+        if key in FLAGS:
+            ok, want = isinstance(value, bool), "true or false"
+        elif key in LISTS:
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+            want = 'a list of text, e.g. ["untoc-cop"]'
+        else:
+            ok, want = isinstance(value, str), 'text in quotes, e.g. "14 Oct 2024 10:00"'
+        if not ok:
+            raise TrackerError(key, f"must be {want}")
