@@ -118,6 +118,15 @@ class TrackerGroup(click.Group):
         complete_var: str | None = None, standalone_mode: bool = True, **extra: Any,
     ) -> Any:
         """Usage errors too become one line (click's own are four) and exit status 2."""
+        for n, arg in enumerate(sys.argv[1:] if args is None else args, start=1):
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:  # bytes the locale could not decode (surrogateescape)
+                click.echo(printable(f"error: argument {n} ({arg!r}) is not valid UTF-8 text"),
+                           err=True)
+                if standalone_mode:
+                    sys.exit(2)
+                return 2
         try:
             result = super().main(args, prog_name, complete_var, False, **extra)
         except click.exceptions.NoArgsIsHelpError as exc:

@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.errors import OperationalError
 from tracker.feeds import cache as feedcache
 from tracker.feeds.render import (
     FeedItem,
@@ -141,10 +142,15 @@ def render_public(session: Session, settings: FeedSettings, now: datetime) -> Re
 def write_public(rendered: RenderedFeeds, out: Path) -> PublishResult:
     """Write the feeds whose bytes changed into `out` (after the session is closed: no database
     lock is held while files are fsynced)."""
-    files = [
-        FeedFile(name, out / name, write_feed(out / name, data), data.count(b"BEGIN:VEVENT\r\n"))
-        for name, data in rendered.feeds.items()
-    ]
+    try:
+        files = [
+            FeedFile(name, out / name, write_feed(out / name, data),
+                     data.count(b"BEGIN:VEVENT\r\n"))
+            for name, data in rendered.feeds.items()
+        ]
+    except OSError as exc:  # full, read-only, or a file where the folder should be
+        where = exc.filename or out
+        raise OperationalError("out_dir", f"cannot write {where}: {exc.strerror or exc}") from None
     stale = _stale_files(out, set(rendered.feeds))
     if stale:
         log.info("series feeds no longer published, left in place: %s", ", ".join(stale))

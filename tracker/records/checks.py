@@ -124,6 +124,8 @@ def check_text(value: str, field: str, single_line: bool = False) -> str:
         value = " ".join(value.split())
     if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
         raise TrackerError(field, "contains control characters; use plain text")
+    if any(unicodedata.category(c) == "Cs" for c in value):  # undecodable bytes, escaped
+        raise TrackerError(field, "is not valid UTF-8 text")
     if len(value) > TEXT_MAX:
         raise TrackerError(field, f"is longer than {TEXT_MAX:,} characters; shorten it")
     return value
