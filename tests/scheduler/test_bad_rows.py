@@ -104,3 +104,13 @@ def test_round_sends_every_other_due_reminder(tmp_path: Path, sqlite_url: str) -
     assert report.failed == 6  # the bad deadline's, recorded with the reason
     sent = sorted(p.name for p in (tmp_path / "outbox").glob("*.eml"))
     assert len(sent) == 6
+
+
+def test_show_and_edit_of_the_bad_row(bad_cli: Cli) -> None:
+    result = bad_cli("event", "show", "d3")
+    assert result.exit_code == 1 and "tracker event edit d3 --start" in result.stderr
+    assert "unexpected" not in result.stderr
+    bad_cli.ok("event", "edit", "d3", "--start", "16 Oct 2024 12:00", "--end", "13:00")
+    assert "Bad meeting" in bad_cli.ok("event", "show", "d3").output
+    bad_cli.ok("deadline", "edit", "bad-dl", "--due", "6 Oct 2024 12:00")
+    assert "unreadable" not in bad_cli.ok("deadline", "list").output

@@ -15,11 +15,11 @@ from tracker.cli.views import (
     deadline_dict,
     deadlines_table,
     details,
-    event_dict,
     events_table,
     listed,
     local_text,
     recurrence_details,
+    shown_or_unreadable,
 )
 from tracker.db.engine import session_scope
 from tracker.errors import TrackerError
@@ -259,7 +259,7 @@ def event_show(app: AppContext, event_id: str, as_json: bool) -> None:
     """
     with session_scope(app.db_url) as session:
         record = get_event(session, event_id)
-        data = event_dict(record)
+        data = shown_or_unreadable(record, "event")
         if record.rrule:
             data.update(recurrence_details(record, utc_now()))
         emit(data, as_json, details(data))
@@ -431,5 +431,5 @@ def deadline_show(app: AppContext, deadline_id: str, as_json: bool) -> None:
     Example: tracker deadline show cop12-speakers --json
     """
     with session_scope(app.db_url) as session:
-        data = deadline_dict(get_deadline(session, deadline_id))
+        data = shown_or_unreadable(get_deadline(session, deadline_id), "deadline")
         emit(data, as_json, details(data))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from tracker.errors import ROW_ERRORS, printable
+from tracker.errors import ROW_ERRORS, OperationalError, printable
 from tracker.links import feed_url, member_page_url
 from tracker.records.events import LIST_HORIZON, event_occurrences
 from tracker.records.models import Deadline, Event, Member
@@ -188,6 +188,17 @@ def _deadline_row(d: Deadline) -> list[str]:
 def deadlines_table(deadlines: list[Deadline]) -> str:
     rows = [_deadline_row(d) for d in deadlines]
     return table(rows, ["ID", "DUE (own zone)", "ZONE", "KIND", "STATUS", "EVENT", "TITLE"])
+
+
+def shown_or_unreadable(record: Event | Deadline, what: str) -> dict[str, object]:
+    """One record for `show`; a row whose stored values cannot be shown says how to fix it."""
+    try:
+        return event_dict(record) if isinstance(record, Event) else deadline_dict(record)
+    except ROW_ERRORS as exc:
+        field = "--start" if isinstance(record, Event) else "--due"
+        raise OperationalError(
+            what, f"{record.id} is stored with values that cannot be shown ({exc}); give it "
+            f"new ones with `tracker {what} edit {record.id} {field} ...`") from None
 
 
 def listed(records: list[Deadline] | list[tuple[Event, Occurrence]]) -> list[dict[str, object]]:

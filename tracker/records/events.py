@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker import timeparse as tp
-from tracker.errors import Conflict, TrackerError
+from tracker.errors import ROW_ERRORS, Conflict, TrackerError
 from tracker.records import recurrence as rec
 from tracker.records.checks import (
     EVENT_STATUSES,
@@ -236,7 +236,13 @@ def edit_event(session: Session, event_id: str, values: EventInput, *, now: date
     tz = values.tz or event.tz
     tp.parse_zone(tz, "tz")
     if any(v is not None for v in (values.start, values.end, values.tz, values.all_day)):
-        old_start, old_end = _current_text(event)
+        try:
+            old_start, old_end = _current_text(event)
+        except ROW_ERRORS:  # a stored row no door lets in today: a new start mends it
+            if values.start is None:
+                raise TrackerError("start", "the stored start cannot be read; give a new start "
+                                            "(and end)") from None
+            old_start = old_end = values.start
         start = values.start or old_start
         if values.end is not None:
             end: str | None = values.end

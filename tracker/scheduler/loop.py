@@ -55,6 +55,8 @@ class Loop:
         try:
             report = run_round(self.config, utc_now, self.owner, batch=self.batch,
                                lease=self.lease, stop=self.stop, publish=self.publish)
+            if report.publish_error:
+                self.failed = True  # logged by the round; --once exits 1, the loop goes on
             if report.sent or report.retried or report.failed:
                 log.info("round: sent %d, retry %d, failed %d", report.sent, report.retried,
                          report.failed)
