@@ -21,6 +21,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import datetime
@@ -358,29 +359,54 @@ class _Watchdog:
     """Cuts an SMTP connection whose exchange outlives its deadline.
 
     smtplib's timeout bounds each read, not an exchange: a server that drips a `220-` line
-    every 20 s never trips a 30 s read timeout. `within(seconds)` arms a timer that shuts the
-    socket down (the blocked read then returns at once) unless the block ends first."""
+    every 20 s never trips a 30 s read timeout. `within(seconds)` arms a deadline; if the block
+    has not ended by then, the socket is shut down (the blocked read returns at once). One
+    thread per connection, armed and disarmed per message: a timer thread per message cost
+    about 0.4 ms each on the test machine."""
 
     def __init__(self, conn: smtplib.SMTP) -> None:
         self.conn = conn
         self.cut = False
+        self._deadline: float | None = None
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="smtp-watchdog", daemon=True)
+        self._thread.start()
 
-    def _fire(self) -> None:
-        self.cut = True
-        sock = getattr(self.conn, "sock", None)
-        if sock is not None:
-            with suppress(OSError):  # already closed: nothing left to cut
-                sock.shutdown(socket.SHUT_RDWR)
+    def _run(self) -> None:
+        with self._cond:
+            while not self._closed:
+                if self._deadline is None:
+                    self._cond.wait()
+                    continue
+                left = self._deadline - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                self._deadline = None
+                self.cut = True
+                sock = getattr(self.conn, "sock", None)
+                if sock is not None:
+                    with suppress(OSError):  # already closed: nothing left to cut
+                        sock.shutdown(socket.SHUT_RDWR)
 
     @contextmanager
     def within(self, seconds: float) -> Iterator[None]:
-        timer = threading.Timer(seconds, self._fire)
-        timer.daemon = True
-        timer.start()
+        with self._cond:
+            self._deadline = time.monotonic() + seconds
+            self._cond.notify()
         try:
             yield
         finally:
-            timer.cancel()
+            with self._cond:
+                self._deadline = None
+                self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
 
 
 class SmtpBackend:
@@ -425,6 +451,7 @@ class SmtpBackend:
             return conn
         except smtplib.SMTPResponseException as exc:
             conn.close()  # e.g. a refused login: do not leave the socket open
+            watchdog.close()
             if watchdog.cut:
                 raise self._late("connection") from exc
             # A refusal before any message (greeting, STARTTLS, a wrong password: 535) says
@@ -434,6 +461,7 @@ class SmtpBackend:
             raise DeliveryError(answer, connection=True) from exc
         except (OSError, smtplib.SMTPException, ValueError) as exc:
             conn.close()  # e.g. STARTTLS failed on an open plain-text connection
+            watchdog.close()
             if watchdog.cut:
                 raise self._late("connection") from exc
             raise DeliveryError(f"cannot connect to {m.smtp_host}:{m.smtp_port}: {exc}",
@@ -474,6 +502,8 @@ class SmtpBackend:
     def _drop(self) -> None:
         if self.conn is not None:
             self.conn.close()
+        if self.watchdog is not None:
+            self.watchdog.close()
         self.conn = self.watchdog = None
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
@@ -484,6 +514,7 @@ class SmtpBackend:
                     self.conn.quit()
             except (OSError, smtplib.SMTPException, ValueError):
                 self.conn.close()
+            self.watchdog.close()
             self.conn = self.watchdog = None
 
 
