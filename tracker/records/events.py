@@ -374,7 +374,11 @@ def list_occurrences(
                     event, window_start=None, window_end=event.end_utc)]
             continue
         end = now + horizon if not rec.is_bounded(event.rrule) else FAR_FUTURE
-        found = event_occurrences(event, window_start=now if upcoming else None, window_end=end)
+        try:
+            found = event_occurrences(event, window_start=now if upcoming else None,
+                                      window_end=end)
+        except ROW_ERRORS:  # a stored rule or instant no door lets in: listed as it is stored
+            found = [rec.Occurrence(event.start_utc, event.start_utc, event.end_utc)]
         rows += [(event, o) for o in found if include_cancelled or not o.cancelled]
     return sorted(rows, key=lambda r: (r[1].start_utc, r[0].id))
 
