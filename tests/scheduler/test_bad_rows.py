@@ -22,14 +22,15 @@ from tracker.scheduler.round import FeedPublisher, run_round
 TOKEN = "tokenZ_" + "z" * 25
 # A start in the last hour of year 9999 (UTC): in Vienna (UTC+1) it is year 10000.
 BAD_SQL = "9999-12-31 23:30:00.000000"
+BAD_START_SQL = "9999-12-31 22:30:00.000000"
 
 
 def spoil(url: str, table: str, row_id: str) -> None:
     """Write the unrenderable instant straight into the table, bypassing every check."""
     with get_engine(url).begin() as conn:
         if table == "events":
-            conn.execute(text("UPDATE events SET start_utc = :t, end_utc = :t WHERE id = :id"),
-                         {"t": BAD_SQL, "id": row_id})
+            conn.execute(text("UPDATE events SET start_utc = :s, end_utc = :t WHERE id = :id"),
+                         {"s": BAD_START_SQL, "t": BAD_SQL, "id": row_id})
         else:
             conn.execute(text("UPDATE deadlines SET due_utc = :t WHERE id = :id"),
                          {"t": BAD_SQL, "id": row_id})

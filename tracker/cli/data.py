@@ -25,7 +25,9 @@ def backup(app: AppContext, file: Path) -> None:
 
     Example: tracker backup backups/tracker-2027-01-13.db
     """
-    size = backup_sqlite(app.db_url, file)
+    url = app.config.database_url
+    # SQLite: the file must hold our schema; another database gets the pg_dump advice first.
+    size = backup_sqlite(app.db_url if url.startswith("sqlite") else url, file)
     click.echo(f"backed up to {file} ({size} bytes)")
 
 
