@@ -57,6 +57,7 @@ class SyncReport:
     revived: int = 0
     notices: int = 0
     unreadable: list[str] = field(default_factory=list)  # deadline ids that could not be planned
+    deferred: bool = False  # another scheduler held the planning lock: look again soon
 
     def __bool__(self) -> bool:
         return any((self.inserted, self.moved, self.skipped, self.revived, self.notices,
@@ -86,7 +87,7 @@ def sync(session: Session, config: Config, now: datetime, deadlines: list[str] |
         got = session.execute(text("SELECT pg_try_advisory_xact_lock(4711005)")).scalar()
         if not got:
             log.info("another scheduler is syncing; skipping sync this round")
-            return SyncReport()
+            return SyncReport(deferred=True)
     settings = ReminderSettings.from_config(config.reminders)
     rnd = _Round(session, settings, settings.fingerprint(), now,
                  timedelta(minutes=config.reminders.quiet_minutes),

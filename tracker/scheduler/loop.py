@@ -60,7 +60,9 @@ class Loop:
             if report.sent or report.retried or report.failed:
                 log.info("round: sent %d, retry %d, failed %d", report.sent, report.retried,
                          report.failed)
-            self._wake_at_next_due()
+            # The other scheduler is planning rows right now: look again in a second rather
+            # than at the next 15 s tick, or it alone sends everything that just became due.
+            self._wake_at_next_due(soon=report.sync.deferred)
         except TrackerError as exc:
             self.failed = True
             log.error("round failed: %s", exc)
@@ -84,12 +86,14 @@ class Loop:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
 
-    def _wake_at_next_due(self) -> None:
+    def _wake_at_next_due(self, soon: bool = False) -> None:
         if self.scheduler is None or self.stop.is_set():
             return
         with session_scope(self.config.database_url) as s:
             due = next_wakeup(s)
         now = utc_now()
+        if soon:
+            due = min(due, now + timedelta(seconds=1)) if due else now + timedelta(seconds=1)
         if due is not None and due < now + timedelta(seconds=INTERVAL):
             self.scheduler.add_job(self.round, "date", run_date=max(due, now), id="wake",
                                    replace_existing=True, misfire_grace_time=None)
