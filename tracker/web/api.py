@@ -19,10 +19,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tracker.config import Config
-from tracker.db.engine import session_scope
 from tracker.errors import TrackerError
 from tracker.timeparse import iso_local, iso_utc, parse_zone
 from tracker.web.listing import Entry, Filters, parse_limit, upcoming
+from tracker.web.safety import web_session
 
 NowFn = Callable[[], datetime]
 
@@ -76,7 +76,7 @@ def routes(config: Config, now_fn: NowFn) -> list[Route]:
             return JSONResponse({"error": {"field": exc.field, "message": exc.message}},
                                 status_code=400)
         now = now_fn()
-        with session_scope(config.database_url) as session:
+        with web_session(config.database_url) as session:
             entries = upcoming(session, now, filters=filters, limit=limit,
                                cancelled_days=config.calendars.cancelled_days)
         return JSONResponse({

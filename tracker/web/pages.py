@@ -46,7 +46,6 @@ from starlette.routing import Route
 
 from tracker import links
 from tracker.config import KINDS, Config, packaged_templates
-from tracker.db.engine import session_scope
 from tracker.errors import TrackerError
 from tracker.feeds.render import (
     FeedItem,
@@ -68,6 +67,7 @@ from tracker.web.listing import (
     known_series,
     upcoming,
 )
+from tracker.web.safety import web_session
 from tracker.web.timefmt import clock, countdown, iso_z, other_clock, when_own, zone_label
 
 log = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ class Pages:
             filters = Filters.parse([s for s in series if s], [k for k in kinds if k])
         except TrackerError as exc:
             error, filters = str(exc.at("", FILTER_LABELS.get(exc.field, exc.field))), Filters()
-        with session_scope(self.config.database_url) as session:
+        with web_session(self.config.database_url) as session:
             entries = upcoming(session, now, filters=filters,
                                cancelled_days=self.settings.cancelled_days)
             tags = known_series(session)
@@ -273,7 +273,7 @@ class Pages:
 
     def member_item_ics(self, request: Request) -> Response:
         """`/m/<token>/items/<type>/<id>.ics`: one item the member may see."""
-        with session_scope(self.config.database_url) as session:
+        with web_session(self.config.database_url) as session:
             if find_page_member(session, request.path_params["token"]) is None:
                 return _not_found()
         return self._item_ics(request, VISIBLE_TO_MEMBERS)
@@ -283,7 +283,7 @@ class Pages:
         if kind not in ("event", "deadline") or not _ITEM.match(name):
             return _not_found()
         now = self.now_fn()
-        with session_scope(self.config.database_url) as session:
+        with web_session(self.config.database_url) as session:
             item = _feed_item(session, kind, name.removesuffix(".ics"))
         if item is None or item.visibility not in visibilities \
                 or not visible(item, self.settings, now):
@@ -298,7 +298,7 @@ class Pages:
         """`GET /m/<token>`."""
         token = request.path_params["token"]
         now = self.now_fn()
-        with session_scope(self.config.database_url) as session:
+        with web_session(self.config.database_url) as session:
             member = find_page_member(session, token)
             if member is None:
                 return _not_found()
@@ -342,7 +342,7 @@ class Pages:
                           mail=_first(fields, "mail") == "yes")
         now = self.now_fn()
         try:
-            with session_scope(self.config.database_url) as session:  # one transaction
+            with web_session(self.config.database_url) as session:  # one transaction
                 member = find_page_member(session, token)
                 if member is None:
                     return _not_found()
@@ -360,7 +360,7 @@ class Pages:
                              ", ".join(changed))
         except TrackerError as exc:  # the transaction was rolled back: nothing written
             label = FORM_LABELS.get(exc.field, exc.field)
-            with session_scope(self.config.database_url) as session:
+            with web_session(self.config.database_url) as session:
                 member = find_page_member(session, token)
                 if member is None:
                     return _not_found()
