@@ -9,7 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHES = ["bench.feeds_bench", "bench.private_feed_bench", "bench.mail_bench", "bench.extract_bench"]
+BENCHES = ["bench.feeds_bench", "bench.private_feed_bench", "bench.mail_bench", "bench.extract_bench",
+           "bench.member_import_bench"]
 
 
 def main() -> int:

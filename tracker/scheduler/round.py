@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Concatenate, ParamSpec
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.orm import Session, selectinload
 
@@ -35,6 +35,8 @@ from tracker.reminders.mail import Composer, DeliveryError, open_backend, render
 from tracker.reminders.outbox import Claimed
 
 log = logging.getLogger(__name__)
+# PostgreSQL advisory lock key of the publish step (tracker.reminders.sync uses 4711005).
+PUBLISH_LOCK = 4711006
 Clock = Callable[[], datetime]
 P = ParamSpec("P")
 
@@ -196,12 +198,18 @@ class FeedPublisher:
     `publish` writes only files whose bytes changed, but rendering every feed every 15 s would
     waste the round; a cheap fingerprint (counts and latest modification) decides instead. The
     hourly run lets cancelled items age out of the feeds.
+
+    On PostgreSQL only one process publishes at a time (`try_publish`): a scheduler that finds
+    another one publishing does not wait for it but goes on to send, and tries again next
+    round (the fingerprint is not recorded, so a publisher killed mid-render loses nothing;
+    the price is one re-render per scheduler per change, which writes no file).
     """
 
     def __init__(self, every: timedelta = timedelta(hours=1)) -> None:
         self.last: tuple[object, ...] | None = None
         self.at: datetime | None = None
         self.every = every
+        self.skipped = 0  # rounds that found another process publishing
 
     def _fingerprint(self, config: Config) -> tuple[object, ...]:
         with session_scope(config.database_url) as s:
@@ -214,7 +222,11 @@ class FeedPublisher:
         mark = self._fingerprint(config)
         if mark == self.last and self.at is not None and now - self.at < self.every:
             return []
-        result = publish(config, now)
+        result = try_publish(config, now)
+        if result is None:
+            self.skipped += 1
+            log.info("another process is publishing the feeds; skipped publishing this round")
+            return []
         self.last, self.at = mark, now
         written = [f.name for f in result.written]
         if written:
@@ -222,8 +234,40 @@ class FeedPublisher:
         return written
 
 
-def publish(config: Config, now: datetime, out_dir: Path | None = None) -> PublishResult:
-    """Render the public feeds in one transaction, then write the files whose bytes changed."""
+def _lock_publishing(session: Session, wait: bool) -> bool:
+    """Take the transaction-level publish lock on PostgreSQL; False if `wait` is off and it is held.
+
+    SQLite needs none: it is one file on one machine, and its writers are serialised already.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    if wait:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PUBLISH_LOCK})
+        return True
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                                {"key": PUBLISH_LOCK}).scalar())
+
+
+def _publish(config: Config, now: datetime, out_dir: Path | None, wait: bool) -> PublishResult | None:
+    # The files are written before the transaction ends, still under the lock: a slower
+    # publisher holding an older snapshot can then never overwrite a newer one's files.
     with session_scope(config.database_url) as session:
+        if not _lock_publishing(session, wait):
+            return None
         rendered = render_public(session, FeedSettings.from_config(config), now)
-    return write_public(rendered, out_dir if out_dir is not None else config.calendars_dir)
+        return write_public(rendered, out_dir if out_dir is not None else config.calendars_dir)
+
+
+def publish(config: Config, now: datetime, out_dir: Path | None = None) -> PublishResult:
+    """Render the public feeds in one transaction, then write the files whose bytes changed.
+
+    On PostgreSQL this waits for a publish in progress elsewhere (`tracker publish`).
+    """
+    result = _publish(config, now, out_dir, wait=True)
+    assert result is not None  # waiting always gets the lock
+    return result
+
+
+def try_publish(config: Config, now: datetime, out_dir: Path | None = None) -> PublishResult | None:
+    """`publish`, or None at once when another process holds the publish lock (PostgreSQL)."""
+    return _publish(config, now, out_dir, wait=False)
