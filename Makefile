@@ -6,12 +6,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CONFIG ?= config.toml
 
-.PHONY: run test lint bench clean help
+.PHONY: run test test-pg lint bench clean help
 
 help:
 	@echo "make run   - set up, initialise tracker.db, load the COP12 sample and a demo season, run the"
 	@echo "             scheduler and the web server (the page's address is printed) until Ctrl-C"
 	@echo "make test  - set up (with test tools and ical.js) and run the whole test suite"
+	@echo "make test-pg - the test suite again with PostgreSQL as the store (see README)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,11 @@ test: $(STAMP) node_modules/.stamp
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The same tests with PostgreSQL (TRACKER_TEST_PG_URL, default postgres@127.0.0.1:5432/test) as
+# the store of every test that takes a database; fails when PostgreSQL does not answer.
+test-pg: $(STAMP) node_modules/.stamp
+	TRACKER_TEST_DB=postgresql $(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -18,6 +18,17 @@ PG_ADMIN_URL = os.environ.get(
     "TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 NOW = datetime(2024, 9, 1, 8, 0, tzinfo=UTC)  # a fixed "now" before the COP12 deadlines
+# `make test-pg` sets TRACKER_TEST_DB=postgresql: the store of every test that takes
+# `sqlite_url`, `config` or `cli` is then the throw-away PostgreSQL database, unless the test
+# is marked `sqlite_only` (it checks something only SQLite has: the file, its locking).
+TEST_DB = os.environ.get("TRACKER_TEST_DB", "sqlite")
+if TEST_DB not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"TRACKER_TEST_DB must be sqlite or postgresql, not {TEST_DB!r}")
+
+
+def _on_postgresql(request: pytest.FixtureRequest) -> bool:
+    """Whether this test's store is PostgreSQL (make test-pg and not marked sqlite_only)."""
+    return TEST_DB == "postgresql" and request.node.get_closest_marker("sqlite_only") is None
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +39,10 @@ def _close_pooled_connections() -> Iterator[None]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The test's store: a real SQLite file upgraded by Alembic (PostgreSQL under test-pg)."""
+    if _on_postgresql(request):
+        return str(request.getfixturevalue("pg_url"))
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
     migrate(url)
     return url
@@ -53,6 +67,8 @@ def _pg_available() -> str | None:
 def pg_database() -> Iterator[str]:
     """A throw-away PostgreSQL database for this test session, dropped afterwards."""
     reason = _pg_available()
+    if reason and TEST_DB == "postgresql":
+        pytest.fail(f"make test-pg needs PostgreSQL: {reason}")  # not a silent all-skip
     if reason:
         pytest.skip(reason)
     from sqlalchemy import create_engine, text
@@ -85,11 +101,16 @@ def pg_url(pg_database: str) -> str:
     return pg_database
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    """Each store test runs on a real SQLite file and, when it answers, on PostgreSQL."""
+@pytest.fixture(params=["postgresql"] if TEST_DB == "postgresql" else ["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs on a real SQLite file and, when it answers, on PostgreSQL.
+
+    Under make test-pg only the PostgreSQL run (make test has both).
+    """
     if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_url")
+        url = f"sqlite:///{tmp_path / 'tracker.db'}"
+        migrate(url)
+        return url
     return request.getfixturevalue("pg_url")
 
 
@@ -102,11 +123,16 @@ def config(tmp_path: Path, sqlite_url: str) -> Config:
 
 
 @pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    """A config.toml in a temp folder whose SQLite file sits beside it (not yet created)."""
+def config_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A config.toml in a temp folder whose SQLite file sits beside it (not yet created).
+
+    Under make test-pg its database is the throw-away PostgreSQL one (empty, migrated).
+    """
+    database = (str(request.getfixturevalue("pg_url")) if _on_postgresql(request)
+                else "sqlite:///tracker.db")
     path = tmp_path / "config.toml"
     path.write_text(
-        '[tracker]\ntimezone = "Europe/Vienna"\ndatabase = "sqlite:///tracker.db"\n'
+        f'[tracker]\ntimezone = "Europe/Vienna"\ndatabase = "{database}"\n'
         'base_url = "https://tracker.example.org/"\n',
         encoding="utf-8",
     )

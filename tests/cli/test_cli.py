@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import Cli
-
-
-def dump(config_file: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table, to prove that a refused command wrote nothing."""
-    conn = sqlite3.connect(config_file.parent / "tracker.db")
-    try:
-        tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
-        return {t: sorted(conn.execute(f'select * from "{t}"').fetchall(), key=repr) for t in tables}
-    finally:
-        conn.close()
+from tests.helpers.cli import Cli, dump
 
 
 def load(result_output: str) -> object:

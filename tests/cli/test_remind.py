@@ -9,7 +9,6 @@ due now (an hour late) and the "2h" one is an hour ahead.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,17 +20,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.helpers.cli import Cli
+from tests.helpers.cli import dump as dump_store
 from tests.helpers.smtp_server import SmtpServer
 
 
 def dump(folder: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every table of the config folder's tracker.db."""
-    conn = sqlite3.connect(folder / "tracker.db")
-    try:
-        tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
-        return {t: sorted(conn.execute(f'select * from "{t}"').fetchall(), key=repr) for t in tables}
-    finally:
-        conn.close()
+    """Every row of every table of the database of the folder's config.toml."""
+    return dump_store(folder / "config.toml")
 
 
 def files(folder: Path) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect, text
 
 from tests.helpers.cli import Cli
@@ -17,6 +18,7 @@ def heads() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
 
 
+@pytest.mark.sqlite_only  # the SQLite file beside the config is what it checks
 def test_init_on_empty_file_then_again(config_file: Path) -> None:
     cli = Cli(config_file)
     first = cli.ok("init").stdout

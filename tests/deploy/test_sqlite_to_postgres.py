@@ -22,7 +22,7 @@ from tracker.records.members import MemberInput, add_member
 from tracker.reminders import outbox
 from tracker.timeparse import iso_utc
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.sqlite_only]  # copies from a SQLite file
 SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "sqlite_to_postgres.py"
 
 

@@ -262,12 +262,15 @@ def test_private_feeds_cache_matches_member_feed_on_both_databases(
 def test_calendar_name_with_line_breaks_is_one_line(tmp_path: Path, sqlite_url: str) -> None:
     fill(sqlite_url)
     token = "tokenN_" + "n" * 25
+    # A NUL written past the checks: SQLite stores it; PostgreSQL cannot hold one in text.
+    nul = "\x00" if sqlite_url.startswith("sqlite") else ""
     with session_scope(sqlite_url) as s:
-        add_all(s, [member("n@example.net", token, ["csw"], name="Ann\r\nX-Evil: 1\rB\nC\x00")])
+        add_all(s, [member("n@example.net", token, ["csw"], name=f"Ann\r\nX-Evil: 1\rB\nC{nul}")])
     data = member_feed(make_config(tmp_path, sqlite_url), token, NOW)
     assert data is not None
     lines = data.decode().split("\r\n")
-    assert "NAME:Alliance events and deadlines (Ann X-Evil: 1 B C )" in lines, lines[:8]
+    name = "Ann X-Evil: 1 B C" + (" " if nul else "")
+    assert f"NAME:Alliance events and deadlines ({name})" in lines, lines[:8]
     assert not any(line.startswith("X-Evil") for line in lines)
     path = tmp_path / "n.ics"
     path.write_bytes(data)

@@ -1,10 +1,27 @@
-"""Running `tracker` in-process against a real config file and SQLite database."""
+"""Running `tracker` in-process against a real config file and its database; reading it back."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from click.testing import CliRunner, Result
+from sqlalchemy import MetaData, select
+
+from tracker.config import load_config
+from tracker.db.engine import get_engine
+
+
+def dump(config_file: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of the config's database, to prove a command wrote nothing.
+
+    Read through the config's own URL, so it is the same check on a SQLite file and, under
+    make test-pg, on PostgreSQL (reading a SQLite path there would compare two empty dumps).
+    """
+    with get_engine(load_config(config_file).database_url).connect() as conn:
+        meta = MetaData()
+        meta.reflect(conn)
+        return {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=repr)
+                for t in meta.sorted_tables}
 
 
 class Cli:

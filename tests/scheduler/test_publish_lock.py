@@ -66,6 +66,7 @@ def test_publish_command_waits_for_the_publisher_in_progress(tmp_path: Path, pg_
     assert [f.name for f in results[0].written if f.name == "all.ics"] == ["all.ics"]
 
 
+@pytest.mark.sqlite_only
 def test_publishing_on_sqlite_needs_no_lock(tmp_path: Path, sqlite_url: str) -> None:
     fill(sqlite_url)
     config = make_config(tmp_path, sqlite_url)
