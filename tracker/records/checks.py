@@ -117,12 +117,17 @@ def check_email(value: str, field: str = "email") -> str:
     return value.lower()
 
 
+# Unicode category Cc (a fixed set: U+0000-001F, U+007F-009F) but tab and newline. One regex
+# scan instead of a category lookup per character: a 100,000-member import checks 200,000 texts.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def check_text(value: str, field: str, single_line: bool = False) -> str:
     """Strip text; titles must be one line so they cannot break mail headers or tables."""
     value = (value or "").strip()
     if single_line:
         value = " ".join(value.split())
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
+    if _CONTROL.search(value):
         raise TrackerError(field, "contains control characters; use plain text")
     if any(unicodedata.category(c) == "Cs" for c in value):  # undecodable bytes, escaped
         raise TrackerError(field, "is not valid UTF-8 text")

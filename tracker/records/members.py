@@ -6,8 +6,9 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from tracker import timeparse as tp
@@ -214,6 +215,9 @@ def _csv_error(exc: csv.Error, source: str, line: int) -> TrackerError:
 
 
 IMPORT_BATCH = 1000  # rows per INSERT executemany / per e-mail lookup: bounded SQL and memory
+# The Core table, not the ORM entity: the ORM's bulk insert leaves out None values, so rows
+# with and without `remind` would split each batch into many small statements.
+MEMBERS = cast(Table, Member.__table__)
 
 
 def import_members(
@@ -238,7 +242,7 @@ def import_members(
         if member is None:
             batch.append(_new_row(email, values, default_tz, now))
             if len(batch) >= IMPORT_BATCH:
-                session.execute(insert(Member), batch)
+                session.execute(insert(MEMBERS), batch)
                 added += len(batch)
                 batch = []
         elif _update(member, _clean(values), now):
@@ -246,7 +250,7 @@ def import_members(
         else:
             unchanged += 1
     if batch:
-        session.execute(insert(Member), batch)
+        session.execute(insert(MEMBERS), batch)
         added += len(batch)
     return ImportReport(added, updated, unchanged)
 
