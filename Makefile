@@ -33,7 +33,7 @@ run: $(STAMP)
 	$(BIN)/tracker --config $(CONFIG) run
 
 test: $(STAMP) node_modules/.stamp
-	$(BIN)/ruff check tracker tests scheduler.py bench
+	$(BIN)/ruff check tracker tests scheduler.py bench deploy
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
