@@ -29,7 +29,7 @@ def _csv(count: int) -> str:
 
 
 def _as_stored(m: Member) -> tuple[object, ...]:
-    return (m.email, m.name, m.organisation, m.tz, m.series, m.kinds, m.remind, m.active,
+    return (m.email, m.name, m.organisation, m.tz, m.series, m.kinds, m.remind, m.active, m.mail,
             m.created_at, m.modified_at)
 
 

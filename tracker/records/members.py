@@ -81,11 +81,7 @@ def add_member(
     address = check_email(email)
     if session.scalar(select(Member.id).where(Member.email == address)) is not None:
         raise Conflict("email", f"'{address}' is already a member")
-    fields: dict[str, object] = {"name": "", "organisation": "", "tz": default_tz, "series": [],
-                                 "kinds": [], "remind": None, "active": True, "mail": True}
-    fields.update(_clean(values))
-    member = Member(email=address, feed_token=new_token(), unsubscribe_token=new_token(),
-                    created_at=now, modified_at=now, **fields)
+    member = Member(**_new_row(address, values, default_tz, now))
     session.add(member)
     session.flush()
     return member
@@ -256,9 +252,9 @@ def import_members(
 
 
 def _new_row(email: str, values: MemberInput, default_tz: str, now: datetime) -> dict[str, object]:
-    """The column values `add_member` would store for a new member (fresh tokens each)."""
+    """The column values of a new member (fresh tokens), for `add_member` and the bulk import."""
     fields: dict[str, object] = {"name": "", "organisation": "", "tz": default_tz, "series": [],
-                                 "kinds": [], "remind": None, "active": True}
+                                 "kinds": [], "remind": None, "active": True, "mail": True}
     fields.update(_clean(values))
     return {"email": email, "feed_token": new_token(), "unsubscribe_token": new_token(),
             "created_at": now, "modified_at": now, **fields}
