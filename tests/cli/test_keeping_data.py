@@ -8,6 +8,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_cli import dump
 from tests.feeds.test_recurring_feeds import build_season
 from tests.helpers.cli import Cli
@@ -44,6 +46,7 @@ def exported(cli: Cli) -> dict[str, object]:
     return data
 
 
+@pytest.mark.sqlite_only  # second_cli's copy of the config would share one PostgreSQL database
 def test_export_import_round_trip_gives_the_same_database_and_feeds(
     cli: Cli, tmp_path: Path
 ) -> None:
@@ -67,6 +70,7 @@ def test_export_import_round_trip_gives_the_same_database_and_feeds(
         cli.ok("member", "show", "amina@example.org", "--json").stdout)["feed_url"]
 
 
+@pytest.mark.sqlite_only  # second_cli's copy of the config would share one PostgreSQL database
 def test_import_json_refuses_bad_files_and_writes_nothing(cli: Cli, tmp_path: Path) -> None:
     fill(cli)
     good = json.loads(cli.ok("export", "--json").stdout)
@@ -94,6 +98,7 @@ def test_import_json_refuses_bad_files_and_writes_nothing(cli: Cli, tmp_path: Pa
     assert result.exit_code == 2 and "is not empty" in result.stderr
 
 
+@pytest.mark.sqlite_only  # the backup of a live SQLite file
 def test_backup_while_a_writer_commits_is_consistent(cli: Cli, tmp_path: Path) -> None:
     """Another connection commits ten events per transaction while the backup copies a page
     at a time; the copy opens, passes integrity_check, and holds whole transactions only."""
@@ -140,6 +145,7 @@ def test_backup_while_a_writer_commits_is_consistent(cli: Cli, tmp_path: Path) -
         conn.close()
 
 
+@pytest.mark.sqlite_only  # backs up the SQLite file first
 def test_backup_refuses_what_it_cannot_do(cli: Cli, tmp_path: Path) -> None:
     target = tmp_path / "copy.db"
     cli.ok("backup", str(target))
