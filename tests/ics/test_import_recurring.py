@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import icalendar
+import pytest
 import recurring_ical_events
 
 from tests.helpers.cli import Cli
@@ -84,6 +85,7 @@ def test_a_later_export_moving_one_more_occurrence_updates_it(cli: Cli, tmp_path
     assert moved == {"2027-04-06": "2027-04-06T15:00:00Z", "2027-04-20": "2027-04-20T07:00:00Z"}
 
 
+@pytest.mark.sqlite_only  # the copied config would share one PostgreSQL database
 def test_our_own_recurring_feed_round_trips(cli: Cli, tmp_path: Path) -> None:
     from tests.feeds.test_recurring_feeds import build_season
 
