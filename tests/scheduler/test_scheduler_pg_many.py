@@ -79,7 +79,10 @@ def test_three_schedulers_one_killed_mid_batch_deliver_each_reminder_once(
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for server in servers:
-            server.handler.delay = 0.002  # each message takes a moment: batches overlap
+            # 20 ms per message: two processes alone need >= 30 s for the 3,000, so the one
+            # whose first round found the outbox still empty (it waits 15 s for its next
+            # round) joins even on a fast, quiet machine; batches of the three overlap.
+            server.handler.delay = 0.02
         configs = [_config(tmp_path / name, pg_url, server.port)
                    for name, server in zip("abc", servers, strict=True)]
         procs = [start(config) for config in configs]
