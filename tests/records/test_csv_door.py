@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.helpers.cli import Cli
+from tracker.config import load_config
 from tracker.db.engine import session_scope
 from tracker.records.models import Member
 
@@ -15,8 +16,7 @@ HEADER = "email,name,organisation,tz,series,remind\n"
 
 
 def members(cli: Cli) -> int:
-    url = "sqlite:///" + str(cli.config_file.parent / "tracker.db")
-    with session_scope(url) as s:
+    with session_scope(load_config(cli.config_file).database_url) as s:  # SQLite or test-pg
         return int(s.scalar(select(func.count()).select_from(Member)) or 0)
 
 

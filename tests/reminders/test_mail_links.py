@@ -20,6 +20,8 @@ NOW = datetime(2024, 9, 1, 8, 0, tzinfo=UTC)
                                  "https://ok.example/\x00x"], ids=str)
 def test_a_stored_unsafe_url_never_becomes_a_link(tmp_path: Path, sqlite_url: str,
                                                   url: str) -> None:
+    if "\x00" in url and not sqlite_url.startswith("sqlite"):
+        pytest.skip("make test-pg: PostgreSQL cannot store a NUL in text, so it cannot arise")
     add_members(sqlite_url, NOW, 1)
     add_deadline_at(sqlite_url, NOW, "reg", "4 Oct 2024")
     with get_engine(sqlite_url).begin() as conn:  # past every door: raw SQL

@@ -48,6 +48,7 @@ def unsubscribe_token(url: str) -> str:
         return member.unsubscribe_token
 
 
+@pytest.mark.sqlite_only  # holds SQLite's write lock with BEGIN IMMEDIATE
 def test_feeds_answer_while_a_write_lock_is_held_and_the_write_gets_503(
         site: tuple[int, str]) -> None:
     port, url = site
