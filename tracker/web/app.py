@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from threading import Lock
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
@@ -39,12 +38,18 @@ from tracker.feeds.private import PrivateFeeds
 from tracker.feeds.render import FeedSettings
 from tracker.timeparse import utc_now
 from tracker.web import api, pages, unsubscribe
-from tracker.web.safety import EXCEPTION_HANDLERS, install_redaction, web_session
+from tracker.web.safety import (
+    EXCEPTION_HANDLERS,
+    FEED_NAME,
+    TOKEN,
+    install_redaction,
+    not_found,
+    published_feeds,
+    web_session,
+)
 
 log = logging.getLogger(__name__)
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
-_FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,89}\.ics$")
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 NowFn = Callable[[], datetime]
 
 
@@ -101,10 +106,6 @@ def _calendar_response(request: Request, body: _Body, cache_control: str) -> Res
     return Response(body.data, media_type=CALENDAR_TYPE, headers=headers)
 
 
-def _not_found() -> Response:
-    return PlainTextResponse("Not Found", status_code=404)  # the same as Starlette's own 404
-
-
 class FeedServer:
     """The request handlers, holding the config, the clock and small in-process caches."""
 
@@ -118,12 +119,10 @@ class FeedServer:
         self._lock = Lock()
 
     def public_names(self) -> list[str]:
-        if not self.folder.is_dir():
-            return []
-        return sorted(p.name for p in self.folder.glob("*.ics") if _FEED_NAME.match(p.name))
+        return published_feeds(self.folder)
 
     def _file_body(self, name: str) -> _Body | None:
-        if not _FEED_NAME.match(name) or name not in self.public_names():
+        if not FEED_NAME.match(name) or name not in self.public_names():
             return None
         path = self.folder / name
         try:
@@ -142,19 +141,19 @@ class FeedServer:
     def public_feed(self, request: Request) -> Response:
         body = self._file_body(request.path_params["name"])
         if body is None:
-            return _not_found()
+            return not_found()
         return _calendar_response(request, body, "public, max-age=300")
 
     def private_feed(self, request: Request) -> Response:
         name: str = request.path_params["name"]
         token = name.removesuffix(".ics")
-        if not name.endswith(".ics") or not _TOKEN.match(token):
-            return _not_found()
+        if not name.endswith(".ics") or not TOKEN.match(token):
+            return not_found()
         now = self.now_fn()
         with web_session(self.config.database_url) as session:  # a sync endpoint: in a thread
             feed = self.private.feed(session, token, now)
         if feed is None:
-            return _not_found()
+            return not_found()
         with self._lock:
             seen = self._private.get(token)
             if seen is None or seen[0] != feed.etag:

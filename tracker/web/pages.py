@@ -67,15 +67,13 @@ from tracker.web.listing import (
     known_series,
     upcoming,
 )
-from tracker.web.safety import web_session
+from tracker.web.safety import TOKEN, not_found, published_feeds, web_session
 from tracker.web.timefmt import clock, countdown, iso_z, other_clock, when_own, zone_label
 
 log = logging.getLogger(__name__)
 NowFn = Callable[[], datetime]
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _ITEM = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}\.ics$")
-_FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,89}\.ics$")
 _STATIC = {"page.css": "text/css; charset=utf-8", "page.js": "text/javascript; charset=utf-8"}
 MAX_FORM_BYTES = 64 * 1024
 VISIBLE_TO_MEMBERS = ("public", "members")
@@ -151,9 +149,7 @@ def subscribe_links(url: str, name: str) -> Subscribe:
 
 def public_feeds(config: Config) -> list[Subscribe]:
     """The published feed files, everything and deadlines first, then one per series."""
-    folder = config.calendars_dir
-    names = sorted(p.name for p in folder.glob("*.ics") if _FEED_NAME.match(p.name)) \
-        if folder.is_dir() else []
+    names = published_feeds(config.calendars_dir)
     order = {"all.ics": 0, "deadlines.ics": 1}
     names.sort(key=lambda n: (order.get(n, 2), n))
     base = config.tracker.base_url.rstrip("/") + "/"
@@ -205,15 +201,11 @@ def _render(config: Config, name: str, status: int = 200, **values: Any) -> HTML
     return HTMLResponse(page, status_code=status, headers=NO_STORE)
 
 
-def _not_found() -> Response:
-    return PlainTextResponse("Not Found", status_code=404)  # as every other 404 of the server
-
-
 def find_page_member(session: Session, token: str) -> Member | None:
     """The active member whose page token is `token` (compared in constant time). A member who
     stopped mail still has their page (to turn it back on); one the secretary made inactive (no
     longer a member) has none, as their private feed answers 404."""
-    if not _TOKEN.match(token or ""):
+    if not TOKEN.match(token or ""):
         return None
     member = session.scalar(select(Member).where(Member.unsubscribe_token == token))
     if member is None or not hmac.compare_digest(member.unsubscribe_token, token) \
@@ -275,19 +267,19 @@ class Pages:
         """`/m/<token>/items/<type>/<id>.ics`: one item the member may see."""
         with web_session(self.config.database_url) as session:
             if find_page_member(session, request.path_params["token"]) is None:
-                return _not_found()
+                return not_found()
         return self._item_ics(request, VISIBLE_TO_MEMBERS)
 
     def _item_ics(self, request: Request, visibilities: tuple[str, ...]) -> Response:
         kind, name = request.path_params["type"], request.path_params["name"]
         if kind not in ("event", "deadline") or not _ITEM.match(name):
-            return _not_found()
+            return not_found()
         now = self.now_fn()
         with web_session(self.config.database_url) as session:
             item = _feed_item(session, kind, name.removesuffix(".ics"))
         if item is None or item.visibility not in visibilities \
                 or not visible(item, self.settings, now):
-            return _not_found()
+            return not_found()
         data = render_calendar([item], self.settings, now, name=item.title)
         filename = name  # the record id: safe ASCII by construction
         return Response(data, media_type=CALENDAR_TYPE, headers={
@@ -301,7 +293,7 @@ class Pages:
         with web_session(self.config.database_url) as session:
             member = find_page_member(session, token)
             if member is None:
-                return _not_found()
+                return not_found()
             saved = [f for f in request.query_params.get("saved", "").split(",") if f]
             return self._member_response(session, member, token, now, saved=saved)
 
@@ -345,7 +337,7 @@ class Pages:
             with web_session(self.config.database_url) as session:  # one transaction
                 member = find_page_member(session, token)
                 if member is None:
-                    return _not_found()
+                    return not_found()
                 if not csrf.valid(self.key, token, _first(fields, "csrf")):
                     log.info("member page form for member %s refused: bad CSRF token",
                              member.id)
@@ -363,7 +355,7 @@ class Pages:
             with web_session(self.config.database_url) as session:
                 member = find_page_member(session, token)
                 if member is None:
-                    return _not_found()
+                    return not_found()
                 return self._member_response(
                     session, member, token, now, errors={exc.field: f"{label}: {exc.message}"},
                     form=form, status=400)
@@ -374,7 +366,7 @@ class Pages:
         name = request.path_params["name"]
         media = _STATIC.get(name)
         if media is None:
-            return _not_found()
+            return not_found()
         data = (templates_dir() / name).read_bytes()
         return Response(data, media_type=media, headers={"Cache-Control": "public, max-age=300"})
 

@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
@@ -52,6 +53,23 @@ async def busy(request: Request, exc: Exception) -> Response:
 
 
 EXCEPTION_HANDLERS = {OperationalError: busy}
+
+# A member's secret as it appears in a URL (feed, unsubscribe and page tokens), and the names of
+# the published feed files the server may read: anything else is answered by `not_found`.
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,89}\.ics$")
+
+
+def not_found() -> Response:
+    """The one 404 of the server, the same as Starlette's own: a bad token looks like any path."""
+    return PlainTextResponse("Not Found", status_code=404)
+
+
+def published_feeds(folder: Path) -> list[str]:
+    """The feed files `tracker publish` wrote into `folder`, by name (only safe names)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.glob("*.ics") if FEED_NAME.match(p.name))
 
 # Paths whose last part is a member's secret: private feeds, unsubscribe links, members' pages.
 _SECRET_PATH = re.compile(r"/(feeds|unsubscribe|m)/[^/?#\s\"']+?(\.ics)?(?=[/?#\s\"']|$)")

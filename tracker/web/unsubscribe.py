@@ -14,22 +14,20 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from tracker.config import Config
 from tracker.records.models import Member
 from tracker.timeparse import utc_now
-from tracker.web.safety import off_loop, web_session
+from tracker.web.safety import TOKEN, not_found, off_loop, web_session
 
 log = logging.getLogger(__name__)
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="robots" content="noindex"></head>
@@ -42,18 +40,14 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
                         headers={"Cache-Control": "no-store"})
 
 
-def _not_found() -> Response:
-    return PlainTextResponse("Not Found", status_code=404)
-
-
 def routes(config: Config, now_fn: Callable[[], datetime] = utc_now) -> list[Route]:
     """The unsubscribe routes, for `tracker.serve.create_app`."""
     url = config.database_url
 
     async def endpoint(request: Request) -> Response:
         token = request.path_params["token"]
-        if not _TOKEN.match(token):
-            return _not_found()
+        if not TOKEN.match(token):
+            return not_found()
         if request.method == "POST":
             await request.body()  # RFC 8058 body or the form; the token alone decides
             return await off_loop(_unsubscribe, url, token, now_fn())
@@ -66,7 +60,7 @@ def _confirm_page(url: str, token: str) -> Response:
     with web_session(url) as session:
         member = session.scalar(select(Member).where(Member.unsubscribe_token == token))
         if member is None:
-            return _not_found()
+            return not_found()
         address = html.escape(member.email)
     return _page(
         "Stop reminder e-mails?",
@@ -81,7 +75,7 @@ def _unsubscribe(url: str, token: str, now: datetime) -> Response:
     with web_session(url) as session:
         member = session.scalar(select(Member).where(Member.unsubscribe_token == token))
         if member is None:
-            return _not_found()
+            return not_found()
         if member.mail:
             member.mail = False  # not `active`: their private feed stays
             member.modified_at = now  # the next scheduler round drops their pending reminders
