@@ -57,7 +57,7 @@ from tracker.feeds.render import (
 )
 from tracker.records.members import MemberInput, edit_member
 from tracker.records.models import Deadline, Event, Member
-from tracker.timeparse import iso_local
+from tracker.timeparse import iso_local, iso_utc
 from tracker.web import csrf
 from tracker.web.listing import (
     EVENT_KIND,
@@ -68,7 +68,7 @@ from tracker.web.listing import (
     upcoming,
 )
 from tracker.web.safety import TOKEN, not_found, published_feeds, web_session
-from tracker.web.timefmt import clock, countdown, iso_z, other_clock, when_own, zone_label
+from tracker.web.timefmt import clock, countdown, other_clock, when_own, zone_label
 
 log = logging.getLogger(__name__)
 NowFn = Callable[[], datetime]
@@ -184,7 +184,7 @@ def item_view(entry: Entry, now: datetime, reader_tz: str | None, ics_url: str) 
         "kind_label": KIND_LABELS.get(entry.kind, entry.kind), "status": entry.status,
         "cancelled": entry.cancelled, "extended": entry.status == "extended",
         "tz": entry.tz, "zone": zone_label(entry.tz), "all_day": entry.all_day,
-        "utc": iso_z(entry.start_utc), "own": when_own(entry),
+        "utc": iso_utc(entry.start_utc), "own": when_own(entry),
         "utc_text": other_clock(entry.start_utc, entry.tz, "UTC"),
         "reader": reader, "opens": opens,
         "countdown": countdown(entry.start_utc, now) if entry.is_deadline and not entry.cancelled

@@ -7,7 +7,7 @@ zone from the same UTC instant (`datetime` attribute of each <time>).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from tracker.web.listing import Entry
@@ -82,6 +82,3 @@ def countdown(due_utc: datetime, now: datetime, days: int = COUNTDOWN_DAYS) -> s
         parts.append(f"{m} minute{'s' if m != 1 else ''}")
     return "closes in " + ", ".join(parts)
 
-
-def iso_z(utc: datetime) -> str:
-    return utc.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
