@@ -83,10 +83,14 @@ def node_path() -> str:
 
 
 def read_icaljs(path: Path) -> dict[str, Instants]:
-    proc = subprocess.run(
-        [node_path(), str(ICALJS_SCRIPT), str(path)],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
-    )
+    return _read_with([node_path(), str(ICALJS_SCRIPT), str(path)])
+
+
+def _read_with(command: list[str]) -> dict[str, Instants]:
+    """Run a reader script (ical.js under node, libical under the system Python) and collect
+    the instants it prints as JSON; both scripts print the same shape."""
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          check=False)
     assert proc.returncode == 0, proc.stderr
     out: dict[str, Instants] = {}
     for ev in json.loads(proc.stdout):
@@ -124,17 +128,7 @@ def libical_or_skip() -> None:
 
 def read_libical(path: Path) -> dict[str, Instants]:
     """libical's reading of the file (Evolution); the caller checks `libical_missing` first."""
-    proc = subprocess.run(
-        [SYSTEM_PYTHON, str(LIBICAL_SCRIPT), str(path)],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out: dict[str, Instants] = {}
-    for ev in json.loads(proc.stdout):
-        out[ev["uid"]] = Instants(
-            _js(ev["start"]), _js(ev["end"]), ev["status"], ev["sequence"]
-        )  # type: ignore[arg-type]
-    return out
+    return _read_with([SYSTEM_PYTHON, str(LIBICAL_SCRIPT), str(path)])
 
 
 def _js(value: dict | None) -> datetime | date | None:

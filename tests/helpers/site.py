@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 from sqlalchemy import select
+from starlette.applications import Starlette
 
 from tests.helpers.smtp_server import free_port
 from tracker.config import Config, build_config
@@ -141,11 +142,10 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 @contextmanager
-def serving(config: Config, now: datetime = NOW) -> Iterator[str]:
-    """uvicorn serving the whole app (`create_app`) in a thread; yields its base address."""
+def running(app: Starlette) -> Iterator[int]:
+    """uvicorn serving `app` in a thread on a free loopback port; yields the port."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(config, now_fn=lambda: now),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -153,10 +153,17 @@ def serving(config: Config, now: datetime = NOW) -> Iterator[str]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield port
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serving(config: Config, now: datetime = NOW) -> Iterator[str]:
+    """The whole app (`create_app`) served in a thread; yields its base address."""
+    with running(create_app(config, now_fn=lambda: now)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @contextmanager

@@ -6,17 +6,14 @@ import http.client
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,6 +23,7 @@ from starlette.routing import Route
 from tests.helpers.feed_data import NOW, add_all, member, timed_event
 from tests.helpers.feedcheck import read_all
 from tests.helpers.feeds import TOKEN_A, TOKEN_B, fill, make_config, member_feed, publish
+from tests.helpers.site import running
 from tracker.config import Config
 from tracker.db.engine import session_scope
 from tracker.records.models import Deadline, Event, Member
@@ -65,24 +63,6 @@ def served(tmp_path: Path, sqlite_url: str) -> Iterator[Served]:
     app = create_app(config, now_fn=lambda: NOW, extra_routes=[Route("/ping", ping)])
     with running(app) as port:
         yield Served(port, config)
-
-
-@contextmanager
-def running(app: Starlette) -> Iterator[int]:
-    """uvicorn serving `app` in a thread on a free loopback port."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_public_feed_200_with_etag_then_304(served: Served) -> None:

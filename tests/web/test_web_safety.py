@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from tests.helpers.feed_data import NOW
 from tests.helpers.feeds import TOKEN_A, fill, make_config, publish
-from tests.web.test_app import running
+from tests.helpers.site import running
 from tracker.db.engine import session_scope
 from tracker.records.models import Member
 from tracker.web.app import create_app
