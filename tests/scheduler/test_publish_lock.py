@@ -11,9 +11,9 @@ from sqlalchemy import text
 
 from tests.helpers.feed_data import NOW
 from tests.helpers.feeds import fill, make_config
-from tracker.db.engine import get_engine
+from tracker.db.engine import PUBLISH_LOCK, get_engine
 from tracker.feeds.publish import PublishResult
-from tracker.scheduler.round import PUBLISH_LOCK, FeedPublisher, publish, try_publish
+from tracker.scheduler.round import FeedPublisher, publish, try_publish
 
 pytestmark = pytest.mark.postgres
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -148,3 +148,20 @@ def _redact(url: str) -> str:
 def _first_line(exc: Exception) -> str:
     orig = getattr(exc, "orig", exc)
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+# PostgreSQL advisory lock keys: one job of each kind at a time across scheduler machines.
+SYNC_LOCK = 4711005  # planning the outbox (tracker.reminders.sync)
+PUBLISH_LOCK = 4711006  # rendering and writing the public feeds (tracker.scheduler.round)
+
+
+def transaction_lock(session: Session, key: int, *, wait: bool = False) -> bool:
+    """Hold advisory lock `key` until the transaction ends; False when another holds it and
+    `wait` is off. SQLite needs none: one file on one machine, its writers serialised already."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    if wait:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        return True
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                                {"key": key}).scalar())

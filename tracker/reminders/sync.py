@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.config import Config
+from tracker.db.engine import SYNC_LOCK, transaction_lock
 from tracker.errors import ROW_ERRORS
 from tracker.records.models import Deadline, Event, Member
 from tracker.reminders.planner import (
@@ -83,11 +84,9 @@ def sync(session: Session, config: Config, now: datetime, deadlines: list[str] |
          members: list[int] | None = None) -> SyncReport:
     """Bring the outbox in step with the data; `deadlines`/`members` force those ids too."""
     begin_write(session)
-    if session.get_bind().dialect.name == "postgresql":  # one planner at a time across machines
-        got = session.execute(text("SELECT pg_try_advisory_xact_lock(4711005)")).scalar()
-        if not got:
-            log.info("another scheduler is syncing; skipping sync this round")
-            return SyncReport(deferred=True)
+    if not transaction_lock(session, SYNC_LOCK):  # one planner at a time across machines
+        log.info("another scheduler is syncing; skipping sync this round")
+        return SyncReport(deferred=True)
     settings = ReminderSettings.from_config(config.reminders)
     rnd = _Round(session, settings, settings.fingerprint(), now,
                  timedelta(minutes=config.reminders.quiet_minutes),

@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Concatenate, ParamSpec
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.config import Config
-from tracker.db.engine import get_engine, session_scope
+from tracker.db.engine import PUBLISH_LOCK, get_engine, session_scope, transaction_lock
 from tracker.errors import ROW_ERRORS, OperationalError, TrackerError
 from tracker.feeds.publish import PublishResult, render_public, write_public
 from tracker.feeds.render import FeedSettings
@@ -35,8 +35,6 @@ from tracker.reminders.mail import Composer, DeliveryError, open_backend, render
 from tracker.reminders.outbox import Claimed
 
 log = logging.getLogger(__name__)
-# PostgreSQL advisory lock key of the publish step (tracker.reminders.sync uses 4711005).
-PUBLISH_LOCK = 4711006
 Clock = Callable[[], datetime]
 P = ParamSpec("P")
 
@@ -234,25 +232,11 @@ class FeedPublisher:
         return written
 
 
-def _lock_publishing(session: Session, wait: bool) -> bool:
-    """Take the transaction-level publish lock on PostgreSQL; False if `wait` is off and it is held.
-
-    SQLite needs none: it is one file on one machine, and its writers are serialised already.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    if wait:
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PUBLISH_LOCK})
-        return True
-    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"),
-                                {"key": PUBLISH_LOCK}).scalar())
-
-
 def _publish(config: Config, now: datetime, out_dir: Path | None, wait: bool) -> PublishResult | None:
     # The files are written before the transaction ends, still under the lock: a slower
     # publisher holding an older snapshot can then never overwrite a newer one's files.
     with session_scope(config.database_url) as session:
-        if not _lock_publishing(session, wait):
+        if not transaction_lock(session, PUBLISH_LOCK, wait=wait):
             return None
         rendered = render_public(session, FeedSettings.from_config(config), now)
         return write_public(rendered, out_dir if out_dir is not None else config.calendars_dir)
