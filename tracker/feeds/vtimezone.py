@@ -26,14 +26,15 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
-from ical.tzif import timezoneinfo
-from ical.tzif.model import TimezoneInfo, Transition
-from ical.tzif.tz_rule import Rule, RuleDate
-from ical.tzif.tzif import read_tzif
 from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
+
+if TYPE_CHECKING:
+    from ical.tzif.model import TimezoneInfo, Transition
+    from ical.tzif.tz_rule import Rule, RuleDate
 
 _DAY = timedelta(days=1)
 
@@ -85,6 +86,11 @@ def _read_tzif(key: str) -> TimezoneInfo:
     The system tzdata and the tzdata package can be different releases (Morocco's rules differ
     between 2025b and 2026f); the VTIMEZONE must match the zoneinfo we compute instants with.
     """
+    # Imported here, not at the top: the `ical` package's TZif models take ~0.25 s to import,
+    # which every `tracker` command would pay although only rendering a feed needs them.
+    from ical.tzif import timezoneinfo
+    from ical.tzif.tzif import read_tzif
+
     ZoneInfo(key)  # refuses names that are not zones (and paths)
     for folder in zoneinfo.TZPATH:
         path = os.path.join(folder, key)
@@ -143,6 +149,8 @@ def _rule_components(
     +02:00 in winter, which put every Dublin time from October 2027 on two hours off. Such
     zones get their transitions listed instead.
     """
+    from ical.tzif.tz_rule import RuleDate  # see _read_tzif
+
     if rule.dst is None or rule.dst_start is None or rule.dst_end is None:
         return None
     if not (
