@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import zoneinfo
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -263,8 +263,3 @@ def _scan_changes(key: str, first_year: int, last_year: int) -> list[Change]:
 def _merge(a: list[Change], b: list[Change]) -> list[Change]:
     seen = {c.utc for c in a}
     return sorted(a + [c for c in b if c.utc not in seen], key=lambda c: c.utc)
-
-
-def years_of(days: list[date]) -> tuple[int, int]:
-    """The (first, last) year a VTIMEZONE must cover for items on these days."""
-    return min(d.year for d in days), max(d.year for d in days)

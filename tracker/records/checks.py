@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 from tracker.errors import TrackerError, printable
-from tracker.timeparse import Offset, iso_local, parse_offsets
+from tracker.timeparse import iso_local
 
 MODES = ("in-person", "online", "hybrid")
 VISIBILITIES = ("public", "members", "private")
@@ -173,11 +173,6 @@ def check_day(value: date, field: str) -> date:
             "give a date in that range",
         )
     return value
-
-
-def check_offsets(text: str, field: str = "remind") -> tuple[Offset, ...]:
-    """OFFSETS as `timeparse.parse_offsets` reads them: at most MAX_OFFSETS, each up to a year."""
-    return parse_offsets(text, field)
 
 
 def shown(value: str, limit: int = 200) -> str:
