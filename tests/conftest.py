@@ -63,9 +63,8 @@ def _pg_available() -> str | None:
         return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {str(exc).splitlines()[0]}"
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A throw-away PostgreSQL database for this test session, dropped afterwards."""
+def _throwaway_pg_database() -> Iterator[str]:
+    """A PostgreSQL database of its own for this test session, dropped afterwards."""
     reason = _pg_available()
     if reason and TEST_DB == "postgresql":
         pytest.fail(f"make test-pg needs PostgreSQL: {reason}")  # not a silent all-skip
@@ -88,17 +87,42 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
+def _emptied(url: str) -> str:
+    """The PostgreSQL database at `url` with its schema dropped and made anew."""
+    from sqlalchemy import text
+
+    with get_engine(url).begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A throw-away PostgreSQL database for this test session, dropped afterwards."""
+    yield from _throwaway_pg_database()
+
+
+@pytest.fixture(scope="session")
+def pg_second_database() -> Iterator[str]:
+    """Another throw-away database, for tests that copy from one store into an empty one."""
+    yield from _throwaway_pg_database()
+
+
 @pytest.fixture
 def pg_url(pg_database: str) -> str:
     """The PostgreSQL database, emptied and migrated to head for this test."""
-    from sqlalchemy import text
-
-    engine = get_engine(pg_database)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    migrate(pg_database)
+    migrate(_emptied(pg_database))
     return pg_database
+
+
+@pytest.fixture
+def second_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database URL of a second, empty store (not migrated) beside the test's own:
+    another SQLite file, or under make test-pg another throw-away PostgreSQL database."""
+    if _on_postgresql(request):
+        return _emptied(str(request.getfixturevalue("pg_second_database")))
+    return f"sqlite:///{tmp_path / 'second.db'}"
 
 
 @pytest.fixture(params=["postgresql"] if TEST_DB == "postgresql" else ["sqlite", "postgresql"])

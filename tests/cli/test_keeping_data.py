@@ -12,17 +12,7 @@ import pytest
 
 from tests.cli.test_cli import dump
 from tests.feeds.test_recurring_feeds import build_season
-from tests.helpers.cli import Cli
-
-
-def second_cli(cli: Cli, name: str) -> Cli:
-    folder = cli.config_file.parent / name
-    folder.mkdir()
-    config = folder / "config.toml"
-    config.write_text(cli.config_file.read_text(encoding="utf-8"), encoding="utf-8")
-    other = Cli(config)
-    other.ok("init")
-    return other
+from tests.helpers.cli import Cli, second_cli
 
 
 def fill(cli: Cli) -> None:
@@ -46,14 +36,13 @@ def exported(cli: Cli) -> dict[str, object]:
     return data
 
 
-@pytest.mark.sqlite_only  # second_cli's copy of the config would share one PostgreSQL database
 def test_export_import_round_trip_gives_the_same_database_and_feeds(
-    cli: Cli, tmp_path: Path
+    cli: Cli, tmp_path: Path, second_store: str
 ) -> None:
     fill(cli)
     path = tmp_path / "export.json"
     cli.ok("export", "--json", "--out", str(path))
-    other = second_cli(cli, "restored")
+    other = second_cli(cli, "restored", second_store)
     out = other.ok("import", "json", str(path)).stdout
     assert out.strip() == ("9 events, 4 occurrence changes, 2 deadlines, 2 members imported")
     assert exported(other) == exported(cli)  # same ids, UIDs, SEQUENCEs, tokens, times
@@ -70,11 +59,12 @@ def test_export_import_round_trip_gives_the_same_database_and_feeds(
         cli.ok("member", "show", "amina@example.org", "--json").stdout)["feed_url"]
 
 
-@pytest.mark.sqlite_only  # second_cli's copy of the config would share one PostgreSQL database
-def test_import_json_refuses_bad_files_and_writes_nothing(cli: Cli, tmp_path: Path) -> None:
+def test_import_json_refuses_bad_files_and_writes_nothing(
+    cli: Cli, tmp_path: Path, second_store: str
+) -> None:
     fill(cli)
     good = json.loads(cli.ok("export", "--json").stdout)
-    other = second_cli(cli, "empty")
+    other = second_cli(cli, "empty", second_store)
     before = dump(other.config_file)
     bad_zone = json.loads(json.dumps(good))
     bad_zone["deadlines"][1]["tz"] = "Europe/Viena"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -42,3 +43,18 @@ class Cli:
         result = self(*args, input=input)
         assert result.exit_code == 0, (result.output, result.stderr)
         return result
+
+
+def second_cli(cli: Cli, name: str, database: str) -> Cli:
+    """A second initialised store beside `cli`'s: its config copied into the folder `name`,
+    with `database` (the `second_store` fixture) in place of the first one's."""
+    folder = cli.config_file.parent / name
+    folder.mkdir()
+    config = folder / "config.toml"
+    text = cli.config_file.read_text(encoding="utf-8")
+    text, found = re.subn(r'(?m)^database = ".*"$', f'database = "{database}"', text)
+    assert found == 1, text
+    config.write_text(text, encoding="utf-8")
+    other = Cli(config)
+    other.ok("init")
+    return other

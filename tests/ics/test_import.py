@@ -15,7 +15,7 @@ from tests.helpers.feed_data import NOW
 from tests.helpers.feedcheck import read_all
 from tests.helpers.feeds import fill, make_config, publish
 from tracker.config import Config
-from tracker.db.engine import session_scope
+from tracker.db.engine import migrate, session_scope
 from tracker.errors import TrackerError
 from tracker.ics.apply import ImportReport, import_ics
 from tracker.links import host_of
@@ -139,16 +139,14 @@ def fill_one_line_titles(url: str) -> None:
         cop12.title = " ".join(cop12.title.split())
 
 
-def test_round_trip_of_our_own_feed(tmp_path: Path, sqlite_url: str) -> None:
+def test_round_trip_of_our_own_feed(tmp_path: Path, sqlite_url: str, second_store: str) -> None:
     """Publish from A, import into an empty B, publish B: the same items at the same instants."""
     fill_one_line_titles(sqlite_url)
     config_a = make_config(tmp_path / "a", sqlite_url)
     publish(config_a, NOW)
     feed_a = config_a.calendars_dir / "all.ics"
 
-    url_b = f"sqlite:///{tmp_path / 'b.db'}"
-    from tracker.db.engine import migrate
-
+    url_b = second_store
     migrate(url_b)
     config_b = make_config(tmp_path / "b", url_b)
     calls: list[tuple[int, int]] = []

@@ -9,10 +9,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import icalendar
-import pytest
 import recurring_ical_events
 
-from tests.helpers.cli import Cli
+from tests.helpers.cli import Cli, second_cli
 from tests.helpers.feedcheck import Occ, _norm, occurrences_all
 
 DATA = Path(__file__).parent / "data"
@@ -85,19 +84,13 @@ def test_a_later_export_moving_one_more_occurrence_updates_it(cli: Cli, tmp_path
     assert moved == {"2027-04-06": "2027-04-06T15:00:00Z", "2027-04-20": "2027-04-20T07:00:00Z"}
 
 
-@pytest.mark.sqlite_only  # the copied config would share one PostgreSQL database
-def test_our_own_recurring_feed_round_trips(cli: Cli, tmp_path: Path) -> None:
+def test_our_own_recurring_feed_round_trips(cli: Cli, tmp_path: Path, second_store: str) -> None:
     from tests.feeds.test_recurring_feeds import build_season
 
     build_season(cli)
     feeds = tmp_path / "cal"
     cli.ok("publish", "--out", str(feeds))
-    other_dir = tmp_path / "other"
-    other_dir.mkdir()
-    config = other_dir / "config.toml"
-    config.write_text(cli.config_file.read_text(encoding="utf-8"), encoding="utf-8")
-    other = Cli(config)
-    other.ok("init")
+    other = second_cli(cli, "other", second_store)
     out = other.ok("import", "ics", str(feeds / "all.ics")).output
     assert "8 added, 0 updated, 0 unchanged, 0 skipped" in out, out
 
