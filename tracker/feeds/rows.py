@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any, TypeAlias
 
 from sqlalchemy import Row, select, type_coerce
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import NullType
 
 from tracker.errors import ROW_ERRORS
@@ -32,22 +32,18 @@ def load_items(session: Session, visibilities: Iterable[str] = ("public",),
                skipped: Skipped | None = None) -> list[FeedItem]:
     """Snapshot every event and deadline of the given visibilities (all statuses).
 
-    A row that cannot become an item is left out and listed in `skipped` (UID, why)."""
-    vis = tuple(visibilities)
-    events = session.scalars(
-        select(Event).where(Event.visibility.in_(vis)).options(selectinload(Event.changes))
-    )
-    deadlines = session.scalars(
-        select(Deadline).where(Deadline.visibility.in_(vis)).options(selectinload(Deadline.event))
-    )
+    Read column by column (`item_rows`), not as ORM objects: loading 10,000 Events with their
+    changes through the ORM took most of a publish where one item had changed. A row that
+    cannot become an item is left out and listed in `skipped` (UID, why)."""
+    rows = item_rows(session, visibilities)
+    recurring = row_changes(session, [r.uid for d, r in rows if not d and r.rrule])
     items: list[FeedItem] = []
-    for record in [*events, *deadlines]:
+    for is_deadline, row in rows:
         try:
-            items.append(item_from_event(record, map(_change, record.changes))
-                         if isinstance(record, Event) else item_from_deadline(record))
+            items.append(item_from_row(is_deadline, row, recurring.get(row.uid, ())))
         except ROW_ERRORS as exc:
             if skipped is not None:
-                skipped.append((record.uid, str(exc) or type(exc).__name__))
+                skipped.append((row.uid, str(exc) or type(exc).__name__))
     return items
 
 
