@@ -24,6 +24,8 @@ Run: .venv/bin/python -m bench.feeds_bench [--events N] [--deadlines N] [--impor
      types), one hand-written f-string per VEVENT with the same properties (local times by
      zoneinfo and strftime, no escaping, no line folding, no VTIMEZONE, no VALARM), joined
      between BEGIN/END:VCALENDAR, encoded and written to one file (no fsync, no compare).
+     A second, plainer baseline reads the same rows with the sqlite3 module alone
+     (`datetime.fromisoformat`, `json.loads`; no SQLAlchemy) and writes the same bytes.
      The publish also reads the cache table, compares and rewrites the two files that
      changed (all.ics and the edited event's series file) with fsync.
 """
@@ -31,13 +33,16 @@ Run: .venv/bin/python -m bench.feeds_bench [--events N] [--deadlines N] [--impor
 from __future__ import annotations
 
 import argparse
+import json
+import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
@@ -161,6 +166,50 @@ def fstring_writer(url: str, path: Path) -> None:
     """The baseline of the one-edit publish: a plain f-string writer of the same VEVENTs."""
     with session_scope(url) as s:
         rows = s.execute(select(*_COLUMNS).where(Event.visibility == "public")).all()
+    path.write_bytes(_fstring_feed(rows))
+
+
+def fstring_writer_dbapi(url: str, path: Path) -> None:
+    """The same writer reading the rows with the sqlite3 module alone (no SQLAlchemy):
+    datetimes by `datetime.fromisoformat`, tags by `json.loads`."""
+    names = ", ".join(c.key for c in _COLUMNS)
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
+        raw = db.execute(f"SELECT {names} FROM events WHERE visibility = 'public'").fetchall()
+    rows = [_Row(uid, title, tz, bool(all_day), _utc(start), _utc(end),
+                 date.fromisoformat(first) if first else None,
+                 date.fromisoformat(last) if last else None, location, mode, url_, description,
+                 status, visibility, json.loads(series), sequence, _utc(created), _utc(modified))
+            for (uid, title, tz, all_day, start, end, first, last, location, mode, url_,
+                 description, status, visibility, series, sequence, created, modified) in raw]
+    path.write_bytes(_fstring_feed(rows))
+
+
+class _Row(NamedTuple):
+    uid: str
+    title: str
+    tz: str
+    all_day: bool
+    start_utc: datetime
+    end_utc: datetime
+    start_date: date | None
+    end_date: date | None
+    location: str
+    mode: str
+    url: str
+    description: str
+    status: str
+    visibility: str
+    series: list[str]
+    sequence: int
+    created_at: datetime
+    modified_at: datetime
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _fstring_feed(rows: Sequence[Any]) -> bytes:
     parts = ["BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//f-strings//EN\r\n"]
     stamp = "%Y%m%dT%H%M%SZ"
     for r in rows:
@@ -179,7 +228,7 @@ def fstring_writer(url: str, path: Path) -> None:
             f"LOCATION:{r.location}\r\nSEQUENCE:{r.sequence}\r\nSTATUS:{r.status.upper()}\r\n"
             f"TRANSP:OPAQUE\r\nURL:{r.url}\r\nX-TRACKER-MODE:{r.mode}\r\nEND:VEVENT\r\n")
     parts.append("END:VCALENDAR\r\n")
-    path.write_bytes("".join(parts).encode("utf-8"))
+    return "".join(parts).encode("utf-8")
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -218,7 +267,7 @@ def imported(tmp: Path, events: int, runs: int) -> None:
     config = build_config({"tracker": {"database": url}}, base_dir=tmp)
     out = tmp / "imported"
     plain = tmp / "baseline.ics"
-    cold, build, warm, fstr = [], [], [], []
+    cold, build, warm, fstr, fraw = [], [], [], [], []
     for run in range(runs):
         _empty(url, out)
         cold.append(timed(lambda: publish(config, NOW, out)))
@@ -226,13 +275,16 @@ def imported(tmp: Path, events: int, runs: int) -> None:
         _edit(url, Event.id == "i1", run)
         warm.append(timed(lambda: publish(config, NOW, out)))
         fstr.append(timed(lambda: fstring_writer(url, plain)))
-    c, b, w, f = (statistics.median(x) for x in (cold, build, warm, fstr))
+        fraw.append(timed(lambda: fstring_writer_dbapi(url, plain)))
+    c, b, w, f, r = (statistics.median(x) for x in (cold, build, warm, fstr, fraw))
     print(f"publish of {events:,} imported events, median of {runs} runs "
           f"(ratio: publish / baseline of the same run):")
-    print(f"  cold publish                       {c:7.2f} s   {c / b:5.2f}x icalendar's own build")
-    print(f"  icalendar build + add_missing_timezones + to_ical  {b:7.2f} s")
-    print(f"  publish after one edit             {w:7.3f} s   {w / f:5.2f}x the f-string writer")
-    print(f"  plain f-string writer              {f:7.3f} s")
+    print(f"  cold publish                          {c:7.3f} s   {c / b:5.2f}x icalendar's own build")
+    print(f"  icalendar build + add_missing_timezones + to_ical  {b:7.3f} s")
+    print(f"  publish after one edit                {w:7.3f} s   {w / f:5.2f}x the f-string writer"
+          f" (Core read), {w / r:5.2f}x (sqlite3 read)")
+    print(f"  f-string writer, SQLAlchemy Core read {f:7.3f} s")
+    print(f"  f-string writer, sqlite3 module read  {r:7.3f} s")
 
 
 def _empty(url: str, out: Path) -> None:
