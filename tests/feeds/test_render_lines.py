@@ -43,7 +43,7 @@ def utc(zone: str, *parts: int) -> datetime:
 RECURRING = [
     event(uid="monthly", rrule="FREQ=MONTHLY;BYDAY=2WE;UNTIL=20271231T225959Z",
           rdates=(utc("Europe/Vienna", 2027, 3, 31, 15),),
-          exdates=(utc("Europe/Vienna", 2027, 2, 10, 15),),
+          exdates=(utc("Europe/Vienna", 2027, 2, 10, 15), utc("Europe/Vienna", 2027, 4, 14, 15)),
           overrides=((utc("Europe/Vienna", 2027, 11, 10, 15), utc("Europe/Vienna", 2027, 11, 10, 16),
                       utc("Europe/Vienna", 2027, 11, 10, 17, 30)),),
           last_year=2027),

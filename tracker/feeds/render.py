@@ -118,6 +118,15 @@ class FeedItem:
     def fingerprint(self) -> str:
         return hashlib.sha256(f"{RENDER_VERSION}|{self!r}".encode()).hexdigest()[:32]
 
+    @cached_property  # likewise: every feed the item is in asks for its VTIMEZONE span
+    def local_years(self) -> tuple[int, int] | None:
+        """(first, last) local year of the item in its zone; None when all-day (no TZID)."""
+        if self.all_day:
+            return None
+        zone = ZoneInfo(self.tz)
+        lo = self.start_utc.astimezone(zone).year
+        return lo, max(self.end_utc.astimezone(zone).year, self.last_year or 0)
+
 
 class EventLike(Protocol):
     """What `item_from_event` reads: an Event, or a column-only row of one (tracker.feeds.rows)."""
@@ -497,10 +506,12 @@ def _line_key(kind: type[Component], name: str, value: object) -> tuple[object, 
 
 
 def _encode_line(kind: type[Component], name: str, value: object) -> str:
+    """What `kind().to_ical()` writes for this one property (Component.add, content_line)."""
     component = kind()
     component.add(name, value)
-    lines = component.content_lines()  # BEGIN, the property's line(s), END, ""
-    return "".join(line.to_ical().decode("utf-8") + "\r\n" for line in lines[1:-2])
+    line = component.content_line(name, component[name])
+    ical: bytes = line.to_ical()  # folded at 75 octets
+    return ical.decode("utf-8") + "\r\n"
 
 
 @dataclass
@@ -614,11 +625,9 @@ def zones_used(items: Iterable[FeedItem]) -> dict[str, tuple[int, int]]:
     """Zone -> (first, last) local year of the timed items in it."""
     years: dict[str, tuple[int, int]] = {}
     for item in items:
-        if item.all_day:
+        span = item.local_years
+        if span is None:
             continue
-        zone = ZoneInfo(item.tz)
-        lo = item.start_utc.astimezone(zone).year
-        hi = max(item.end_utc.astimezone(zone).year, item.last_year or 0)
         old = years.get(item.tz)
-        years[item.tz] = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
+        years[item.tz] = (min(span[0], old[0]), max(span[1], old[1])) if old else span
     return years

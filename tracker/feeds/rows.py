@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, TypeAlias
 
-from sqlalchemy import Row, select, type_coerce
+from sqlalchemy import JSON, Row, String, select, type_coerce
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.types import NullType
+from sqlalchemy.types import NullType, TypeDecorator
 
 from tracker.errors import ROW_ERRORS
 from tracker.feeds.render import (
@@ -112,7 +115,9 @@ def item_rows(
     connection = session.connection()  # Core rows: no ORM loading machinery
     for is_deadline, columns in ((False, EVENT_COLUMNS), (True, DEADLINE_COLUMNS)):
         table = Deadline if is_deadline else Event
-        cols = [type_coerce(c, NullType()).label(k) if raw else c.label(k) for k, c in columns.items()]
+        cols = [type_coerce(c, NullType()).label(k) if raw
+                else type_coerce(c, _Tags()).label(k) if isinstance(c.type, JSON)
+                else c.label(k) for k, c in columns.items()]
         query = select(*cols).where(table.visibility.in_(vis))
         if is_deadline:
             query = query.outerjoin(_EVENT, Deadline.event_id == _EVENT.id)
@@ -123,6 +128,27 @@ def item_rows(
             chunk = query.where(table.uid.in_(wanted[i : i + 500]))
             rows += [(is_deadline, r) for r in connection.execute(chunk)]
     return rows
+
+
+class _Tags(TypeDecorator[tuple[str, ...]]):
+    """A JSON list column (series tags, RDATEs) read as a tuple, each distinct text decoded
+    once: the same few lists repeat across thousands of rows. PostgreSQL's driver hands over
+    the list already decoded."""
+
+    impl = String
+    cache_ok = True
+
+    def process_result_value(self, value: str | list[str] | None, dialect: Dialect) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return _json_list(value)
+        return tuple(value)  # a list from the driver
+
+
+@lru_cache(maxsize=4096)
+def _json_list(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
 
 
 def _deadline_view(row: AnyRow) -> SimpleNamespace:
