@@ -547,7 +547,7 @@ def renderable(items: Iterable[FeedItem], cache: VeventCache, skipped: Skipped) 
     for item in items:
         try:
             cache.text(item)
-            zones_used([item])
+            item.local_years  # noqa: B018  # a zone tzdata lacks, a year that overflows
         except ROW_ERRORS as exc:
             skipped.append((item.uid, str(exc) or type(exc).__name__))
             continue
