@@ -50,19 +50,16 @@ def load_items(session: Session, visibilities: Iterable[str] = ("public",),
     return items
 
 
-def _change(c: OccurrenceChange) -> Change:
-    return Change(c.original_utc, c.cancelled, c.start_utc, c.end_utc)
-
-
 def row_changes(session: Session, uids: Iterable[str]) -> dict[str, list[Change]]:
     """Changed occurrences of the recurring events with these UIDs, by UID."""
     wanted = sorted(set(uids))
     found: dict[str, list[Change]] = {}
     for i in range(0, len(wanted), 500):
-        query = (select(Event.uid, OccurrenceChange).join(OccurrenceChange.event)
-                 .where(Event.uid.in_(wanted[i : i + 500])))
-        for uid, change in session.execute(query):
-            found.setdefault(uid, []).append(_change(change))
+        query = (select(Event.uid, OccurrenceChange.original_utc, OccurrenceChange.cancelled,
+                        OccurrenceChange.start_utc, OccurrenceChange.end_utc)
+                 .join(OccurrenceChange.event).where(Event.uid.in_(wanted[i : i + 500])))
+        for uid, original, cancelled, start, end in session.execute(query):
+            found.setdefault(uid, []).append(Change(original, cancelled, start, end))
     return found
 
 
