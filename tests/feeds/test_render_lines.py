@@ -126,3 +126,18 @@ def test_any_item_renders_as_icalendar_writes_it(
                  sequence=sequence, url="https://indico.un.org/event/1?a=b,c;d", **days)
     assert render_vevent(item) == render_vevent_plain(item)
     assert render_vevent(item) == render_vevent_plain(item)  # remembered
+
+
+def test_remembered_lines_stay_within_their_bound() -> None:
+    """Long unique descriptions must not grow a scheduler's memory without end."""
+    from icalendar import Event as VEvent
+
+    from tracker.feeds.render import _encode_line, _Lines
+
+    lines = _Lines(max_chars=2_000)
+    for i in range(200):
+        text = f"Description {i}: " + "agenda, documents; " * 20
+        assert lines.line(VEvent, "DESCRIPTION", text) == _encode_line(VEvent, "DESCRIPTION", text)
+        assert lines.chars <= 2_000
+        assert sum(len(t) for t in lines.texts.values()) == lines.chars
+    assert lines.texts  # still remembering the latest

@@ -473,21 +473,33 @@ def _order(kind: type[Component], names: tuple[str, ...]) -> list[str]:
     return canonsort_keys(names, kind.canonical_order)
 
 
-_LINES: dict[tuple[object, ...], str] = {}
-_MAX_LINES = 50_000  # about 5 MB of remembered lines; forgotten all at once beyond that
+class _Lines:
+    """Content lines by (component, property, value key), forgotten all at once when their text
+    passes `max_chars` (keys hold values of about the same size): bounded memory in a
+    long-running scheduler or server whatever the descriptions are."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.texts: dict[tuple[object, ...], str] = {}
+        self.chars = 0
+
+    def line(self, kind: type[Component], name: str, value: object) -> str:
+        key = _line_key(kind, name, value)
+        if key is None:
+            return _encode_line(kind, name, value)
+        text = self.texts.get(key)
+        if text is None:
+            text = _encode_line(kind, name, value)
+            if self.chars + len(text) > self.max_chars:
+                self.texts.clear()
+                self.chars = 0
+            self.texts[key] = text
+            self.chars += len(text)
+        return text
 
 
-def _line(kind: type[Component], name: str, value: object) -> str:
-    """The content line(s) icalendar writes for one property, remembered by value."""
-    key = _line_key(kind, name, value)
-    if key is None:
-        return _encode_line(kind, name, value)
-    text = _LINES.get(key)
-    if text is None:
-        if len(_LINES) >= _MAX_LINES:
-            _LINES.clear()
-        text = _LINES[key] = _encode_line(kind, name, value)
-    return text
+_LINES = _Lines(max_chars=8_000_000)  # about 16 MB with the keys
+_line = _LINES.line  # the content line(s) icalendar writes for one property, remembered
 
 
 def _line_key(kind: type[Component], name: str, value: object) -> tuple[object, ...] | None:
