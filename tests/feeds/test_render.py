@@ -11,6 +11,7 @@ import icalendar
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ical.calendar_stream import IcsCalendarStream
 
 from tests.helpers.feed_data import NOW, TRICKY, expected_times, matrix
 from tests.helpers.feedcheck import read_all, read_ical, read_icalendar, read_icaljs
@@ -125,7 +126,6 @@ def test_escaping_and_non_ascii_survive_all_three_parsers(tmp_path: Path) -> Non
     cal = icalendar.Calendar.from_ical(data)
     summary = {str(e["UID"]): str(e["SUMMARY"]) for e in cal.walk("VEVENT")}
     assert summary[uid] == TRICKY
-    from ical.calendar_stream import IcsCalendarStream
 
     strict = IcsCalendarStream.calendar_from_ics(data.decode("utf-8"))
     assert {e.uid: e.summary for e in strict.events}[uid] == TRICKY
@@ -245,3 +245,22 @@ def test_extended_deadline_says_from_when() -> None:
     assert "extended" not in item_from_deadline(earlier).description
     assert split_description(item_from_deadline(timed).description) == (
         "Register on INDICO; bring your passport.")
+
+
+BACKSLASH_N = [r"Save to C:\New folder", r"\N", "a\\\\N, b\\\\\\N", "line\\\nN", r"ends in \\"]
+
+
+@pytest.mark.parametrize("text", BACKSLASH_N, ids=["path", "alone", "doubled", "newline", "end"])
+def test_a_literal_backslash_n_is_not_a_line_break(tmp_path: Path, text: str) -> None:
+    """icalendar 7.3 writes a literal backslash-N as an escaped line break (its escaping reads
+    `\\N` as RFC 5545's newline escape first): "C:\\New" reached calendars as "C:" and "ew"."""
+    items, _ = feed_items()
+    item = dataclasses.replace(items[0], title=text, description=f"{text}\n{text}", location=text)
+    data = render_calendar([item], SETTINGS, NOW)
+    ev = icalendar.Calendar.from_ical(data).walk("VEVENT")[0]
+    assert (str(ev["SUMMARY"]), str(ev["DESCRIPTION"]), str(ev["LOCATION"])) == (
+        text, f"{text}\n{text}", text)
+    strict = IcsCalendarStream.calendar_from_ics(data.decode("utf-8")).events[0]
+    assert (strict.summary, strict.description, strict.location) == (
+        text, f"{text}\n{text}", text)
+    assert read_all(write(tmp_path, data))[item.uid].summary == text  # ical.js, libical agree

@@ -40,6 +40,7 @@ class Instants:
     end: datetime | date | None
     status: str | None = None
     sequence: int | None = None
+    summary: str | None = None
 
 
 def _norm(value: datetime | date | None) -> datetime | date | None:
@@ -59,6 +60,7 @@ def read_icalendar(data: bytes) -> dict[str, Instants]:
             _norm(end.dt if end is not None else None),
             str(ev.get("STATUS")) if ev.get("STATUS") else None,
             int(ev.get("SEQUENCE", 0)),
+            str(ev["SUMMARY"]) if "SUMMARY" in ev else None,
         )
     return out
 
@@ -69,7 +71,8 @@ def read_ical(data: bytes) -> dict[str, Instants]:
     for ev in cal.events:
         assert ev.uid is not None
         status = ev.status.value if ev.status is not None else None
-        out[ev.uid] = Instants(_norm(ev.dtstart), _norm(ev.dtend), status, ev.sequence)  # type: ignore[arg-type]
+        out[ev.uid] = Instants(_norm(ev.dtstart), _norm(ev.dtend), status, ev.sequence,  # type: ignore[arg-type]
+                               ev.summary)
     return out
 
 
@@ -95,7 +98,7 @@ def _read_with(command: list[str]) -> dict[str, Instants]:
     out: dict[str, Instants] = {}
     for ev in json.loads(proc.stdout):
         out[ev["uid"]] = Instants(
-            _js(ev["start"]), _js(ev["end"]), ev["status"], ev["sequence"]
+            _js(ev["start"]), _js(ev["end"]), ev["status"], ev["sequence"], ev["summary"]
         )  # type: ignore[arg-type]
     return out
 
@@ -155,6 +158,7 @@ def read_all(path: Path) -> dict[str, Instants]:
                 name, uid, a[uid], other[uid])
             assert a[uid].status == other[uid].status, (name, uid)
             assert a[uid].sequence == (other[uid].sequence or 0), (name, uid)
+            assert a[uid].summary == other[uid].summary, (name, uid)
     return a
 
 

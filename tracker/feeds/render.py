@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Alarm, Calendar, Component
 from icalendar import Event as VEvent
 from icalendar.caselessdict import canonsort_keys
-from icalendar.prop import vDuration, vRecur
+from icalendar.prop import vDuration, vRecur, vText
 
 from tracker.config import Config
 from tracker.errors import ROW_ERRORS, TrackerError
@@ -46,7 +46,7 @@ from tracker.feeds.vtimezone import vtimezone_text
 from tracker.records.recurrence import Change, last_year
 from tracker.timeparse import start_of_day
 
-RENDER_VERSION = "4"  # bump when the VEVENT layout changes: every cached text is re-rendered
+RENDER_VERSION = "5"  # bump when the VEVENT layout changes: every cached text is re-rendered
 PRODID = "-//Alliance NGO tracker//tracker feeds 1.0//EN"
 DEADLINE_MINUTES = 15
 ALARM_BEFORE = timedelta(days=1)
@@ -391,7 +391,7 @@ def _vevent(item: FeedItem, start_utc: datetime, end_utc: datetime,
             series: bool = False) -> Layout:
     """The VEVENT without recurrence properties. A single time in the repeated hour is in UTC;
     a series' DTSTART keeps its TZID, since its RRULE must repeat in local time."""
-    props: list[tuple[str, object]] = [("UID", item.uid), ("SUMMARY", item.title)]
+    props: list[tuple[str, object]] = [("UID", item.uid), ("SUMMARY", Text(item.title))]
     add = props.append
     if item.all_day and item.start_date and item.end_date:
         first = _feed_time(item, start_utc)
@@ -416,9 +416,9 @@ def _vevent(item: FeedItem, start_utc: datetime, end_utc: datetime,
     add(("CLASS", VISIBILITY_CLASS.get(item.visibility, "PUBLIC")))
     add(("TRANSP", "TRANSPARENT" if item.is_deadline else "OPAQUE"))
     if item.description:
-        add(("DESCRIPTION", item.description))
+        add(("DESCRIPTION", Text(item.description)))
     if item.location:
-        add(("LOCATION", item.location))
+        add(("LOCATION", Text(item.location)))
     if item.url:
         add(("URL", item.url))
     categories = ([f"deadline:{item.kind}"] if item.is_deadline else []) + list(item.series)
@@ -428,12 +428,23 @@ def _vevent(item: FeedItem, start_utc: datetime, end_utc: datetime,
     subs: tuple[Layout, ...] = ()
     if item.is_deadline and item.status != "CANCELLED":
         subs = (Layout(Alarm, [("ACTION", "DISPLAY"),
-                               ("DESCRIPTION", f"Deadline tomorrow: {item.title}"),
+                               ("DESCRIPTION", Text(f"Deadline tomorrow: {item.title}")),
                                ("TRIGGER", _TRIGGER)]),)
     return Layout(VEvent, props, subs)
 
 
 _TRIGGER = vDuration(-ALARM_BEFORE)
+
+
+class Text(vText):
+    """A TEXT value escaped as RFC 5545 3.3.11 says, a literal backslash-N included.
+
+    icalendar 7.3's escaping first takes the two characters `\\N` for the newline escape, so
+    "Save to C:\\New folder" reached calendars as "Save to C:", a line break and "ew folder".
+    Each piece between them is still escaped by icalendar; the backslash is escaped between."""
+
+    def to_ical(self) -> bytes:
+        return b"\\\\N".join(vText(part).to_ical() for part in self.split("\\N"))
 
 
 def _component(layout: Layout) -> Component:
@@ -616,8 +627,8 @@ def calendar_head(settings: FeedSettings, name: str | None = None) -> str:
     cal.add("VERSION", "2.0")
     cal.add("CALSCALE", "GREGORIAN")
     cal.add("METHOD", "PUBLISH")
-    cal.add("NAME", title)
-    cal.add("X-WR-CALNAME", title)
+    cal.add("NAME", Text(title))
+    cal.add("X-WR-CALNAME", Text(title))
     refresh = settings.refresh_delta
     cal.add("REFRESH-INTERVAL", refresh, parameters={"VALUE": "DURATION"})
     cal.add("X-PUBLISHED-TTL", vDuration(refresh))
