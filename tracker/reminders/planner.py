@@ -145,17 +145,57 @@ def plan(
     Moments already in the past are kept: the caller sends them late while the deadline is
     still ahead (and the claim step skips superseded or expired ones).
     """
+    return plan_before(deadline, members, settings, now, None)[0]
+
+
+def plan_before(
+    deadline: DeadlineView, members: Iterable[MemberView], settings: ReminderSettings,
+    now: datetime, until: datetime | None,
+) -> tuple[dict[tuple[int, str], datetime], datetime | None]:
+    """`plan`, keeping only moments before `until` (all when None), and the earliest moment
+    left out (None when none was).
+
+    Members who share a zone, offsets, series and kinds get the same moments: each such profile
+    is worked out once, so a deadline followed by 100,000 members costs one dict entry per
+    moment kept, not a zone conversion and a set intersection per member.
+    """
     out: dict[tuple[int, str], datetime] = {}
-    cache: dict[tuple[str, str | None], list[Moment]] = {}
+    later: datetime | None = None
+    cache: dict[tuple[str, str | None, tuple[str, ...], tuple[str, ...], bool],
+                tuple[list[Moment], datetime | None]] = {}
     for member in members:
-        if not wants(member, deadline, now):
-            continue
-        key = (member.tz, member.remind)
-        moments = cache.get(key)
-        if moments is None:
-            offsets = effective_offsets(member.remind, deadline.remind, deadline.kind, settings)
-            moments = plan_member(deadline.due_utc, offsets, member.tz, settings.local_hour)
-            cache[key] = moments
+        key = (member.tz, member.remind, member.series, member.kinds, member.active)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = _profile(deadline, member, settings, now, until)
+        moments, first_left_out = found
+        if first_left_out is not None and (later is None or first_left_out < later):
+            later = first_left_out
         for m in moments:
             out[(member.id, m.offset)] = m.at
-    return out
+    return out, later
+
+
+def _profile(deadline: DeadlineView, member: MemberView, settings: ReminderSettings,
+             now: datetime, until: datetime | None) -> tuple[list[Moment], datetime | None]:
+    """The moments of one member profile before `until`, and the first one after it."""
+    if not wants(member, deadline, now):
+        return [], None
+    offsets = effective_offsets(member.remind, deadline.remind, deadline.kind, settings)
+    moments = plan_member(deadline.due_utc, offsets, member.tz, settings.local_hour)
+    if until is None:
+        return moments, None
+    kept = [m for m in moments if m.at < until]
+    left_out = [m.at for m in moments if m.at >= until]
+    return kept, min(left_out, default=None)
+
+
+# A day offset N lands on the local date N days before the due's local date: up to a day
+# (and a DST hour) earlier than `due - N days`. Two days cover that in every zone.
+SLACK = timedelta(days=2)
+
+
+def earliest_possible(due_utc: datetime, offsets: Iterable[Offset]) -> datetime:
+    """A moment no reminder of a deadline due at `due_utc` can come before, whatever the
+    member's zone, for the given offsets."""
+    return due_utc - max((o.delta for o in offsets), default=timedelta(0)) - SLACK

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, update
+from sqlalchemy import CursorResult, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.config import Config
@@ -29,21 +29,25 @@ from tracker.db.engine import SYNC_LOCK, transaction_lock
 from tracker.errors import ROW_ERRORS
 from tracker.records.models import Deadline, Event, Member
 from tracker.reminders.planner import (
+    SLACK,
     DeadlineView,
     MemberView,
     ReminderSettings,
+    earliest_possible,
     effective_offsets,
     plan,
+    plan_before,
 )
 from tracker.reminders.rows import begin_write, insert_rows, make_message_id, sender_domain
-from tracker.reminders.tables import OUTBOX, DeadlinePlan, MemberPlan, OutboxRow
+from tracker.reminders.tables import MEMBER_PLANS, OUTBOX, DeadlinePlan, MemberPlan, OutboxRow
 
 log = logging.getLogger(__name__)
 
 HORIZON = timedelta(days=2)  # rows exist for moments up to this far ahead
-DAY = timedelta(days=1)  # a day offset's moment lies within a day of (due - offset)
 LIVE = ("pending", "claimed")
 INACTIVE = "member inactive"  # also a member who unsubscribed from e-mail (mail=False)
+CHUNK = 500  # deadlines loaded, planned and flushed at a time
+MARKERS = 5000  # member markers written at a time
 
 
 @dataclass
@@ -78,6 +82,30 @@ class _Round:
     within: dict[datetime, set[str]] = field(default_factory=dict)  # reach -> deadline ids
     # The distinct `remind` texts of upcoming deadlines (+ None), read once per round.
     remind_texts: list[str | None] | None = None
+    max_offsets: dict[str | None, timedelta] = field(default_factory=dict)  # by member remind
+    # Every member who gets mail, read once per round and only when a deadline needs it.
+    _everyone: list[MemberView] | None = None
+    _by_id: dict[int, MemberView] | None = None
+    _member_reminds: set[str | None] | None = None
+
+    def everyone(self) -> list[MemberView]:
+        if self._everyone is None:
+            self._everyone = _active_members(self.session)
+        return self._everyone
+
+    def by_id(self) -> dict[int, MemberView]:
+        if self._by_id is None:
+            self._by_id = {m.id: m for m in self.everyone()}
+        return self._by_id
+
+    def member_reminds(self) -> set[str | None]:
+        """The distinct `remind` texts of members who get mail (+ None: the defaults)."""
+        if self._member_reminds is None:
+            m = Member
+            self._member_reminds = set(self.session.scalars(
+                select(m.remind).where(m.active.is_(True), m.mail.is_(True)).distinct()
+            )) | {None}
+        return self._member_reminds
 
 
 def sync(session: Session, config: Config, now: datetime, deadlines: list[str] | None = None,
@@ -91,21 +119,31 @@ def sync(session: Session, config: Config, now: datetime, deadlines: list[str] |
     rnd = _Round(session, settings, settings.fingerprint(), now,
                  timedelta(minutes=config.reminders.quiet_minutes),
                  sender_domain(config.mail.sender))
-    todo = _deadlines_to_plan(rnd, deadlines or [])
-    if todo:
-        everyone = _active_members(session)
-        for deadline, marker in todo:
+    ids = _deadlines_to_plan(rnd, deadlines or [])
+    for start in range(0, len(ids), CHUNK):  # a first sync of 50,000 deadlines: never all at once
+        loaded = _load_deadlines(rnd, ids[start:start + CHUNK])
+        for deadline, marker in loaded:
             try:
-                _plan_deadline(rnd, deadline, marker, everyone)
+                _plan_deadline(rnd, deadline, marker)
             except ROW_ERRORS as exc:  # planning fails before writing: the others go on
                 _unreadable(rnd, deadline.id, exc)
-    for member, modified_at, member_marker in _members_to_plan(rnd, members or []):
-        _plan_member(rnd, member, modified_at, member_marker)
+        session.flush()
+        _forget(session, loaded)
+    markers: list[dict[str, Any]] = []
+    for member, modified_at, known in _members_to_plan(rnd, members or []):
+        _plan_member(rnd, member, new=not known)
+        markers.append({"member_id": member.id, "modified_at": modified_at,
+                        "active": member.active, "known": known})
+        if len(markers) >= MARKERS:
+            _write_member_markers(rnd, markers)
+            markers = []
+    _write_member_markers(rnd, markers)
     session.flush()
     return rnd.report
 
 
-def _deadlines_to_plan(rnd: _Round, forced: list[str]) -> list[tuple[Deadline, DeadlinePlan | None]]:
+def _deadlines_to_plan(rnd: _Round, forced: list[str]) -> list[str]:
+    """The ids of deadlines whose marker differs from them (or that have none yet)."""
     d, p = Deadline, DeadlinePlan
     ev_seq = func.coalesce(Event.sequence, -1)
     changed = or_(
@@ -117,10 +155,25 @@ def _deadlines_to_plan(rnd: _Round, forced: list[str]) -> list[tuple[Deadline, D
     if forced:
         cond = or_(cond, d.id.in_(forced))
     query = (
-        select(d, p).outerjoin(p, p.deadline_id == d.id).outerjoin(Event, Event.id == d.event_id)
-        .where(cond).options(selectinload(d.event))
+        select(d.id).outerjoin(p, p.deadline_id == d.id).outerjoin(Event, Event.id == d.event_id)
+        .where(cond).order_by(d.id)
     )
+    return list(rnd.session.scalars(query))
+
+
+def _load_deadlines(rnd: _Round, ids: list[str]) -> list[tuple[Deadline, DeadlinePlan | None]]:
+    d, p = Deadline, DeadlinePlan
+    query = (select(d, p).outerjoin(p, p.deadline_id == d.id).where(d.id.in_(ids))
+             .order_by(d.id).options(selectinload(d.event)))
     return [(row[0], row[1]) for row in rnd.session.execute(query)]
+
+
+def _forget(session: Session, loaded: list[tuple[Deadline, DeadlinePlan | None]]) -> None:
+    """Let a flushed chunk's objects go, so a first sync's memory stays one chunk's worth."""
+    for deadline, marker in loaded:
+        for obj in (deadline, marker, deadline.event):
+            if obj is not None and obj in session:
+                session.expunge(obj)
 
 
 def _active_members(session: Session) -> list[MemberView]:
@@ -144,26 +197,24 @@ def _view(deadline: Deadline) -> DeadlineView:
                         deadline.due_utc, deadline.remind, deadline.status)
 
 
-def _plan_deadline(rnd: _Round, deadline: Deadline, marker: DeadlinePlan | None,
-                   everyone: list[MemberView]) -> None:
+def _plan_deadline(rnd: _Round, deadline: Deadline, marker: DeadlinePlan | None) -> None:
     view = _view(deadline)
-    desired = plan(view, everyone, rnd.settings, rnd.now)
     until = rnd.now + HORIZON
     existing = rnd.session.execute(
         select(OutboxRow.id, OutboxRow.member_id, OutboxRow.slot, OutboxRow.state,
                OutboxRow.due_at, OutboxRow.attempts)
         .where(OutboxRow.deadline_id == deadline.id, OutboxRow.kind == "reminder")
     ).all()
-    active_ids = {m.id for m in everyone}
+    desired, later = _desired(rnd, view, existing, until)
     reason = _reason_for(view, rnd.now)
     later = _reconcile(rnd, deadline, desired, existing, until,
                        lambda mid: reason or ("member no longer follows it or offsets changed"
-                                              if mid in active_ids else INACTIVE))
+                                              if mid in rnd.by_id() else INACTIVE), later)
     if marker is None:
         marker = DeadlinePlan(deadline_id=deadline.id, notice_generation=0)
         rnd.session.add(marker)
     else:
-        _maybe_notice(rnd, deadline, marker, everyone)
+        _maybe_notice(rnd, deadline, marker)
     marker.sequence = deadline.sequence
     marker.event_sequence = deadline.event.sequence if deadline.event is not None else -1
     marker.due_utc = deadline.due_utc
@@ -176,6 +227,35 @@ def _plan_deadline(rnd: _Round, deadline: Deadline, marker: DeadlinePlan | None,
     rnd.report.deadlines += 1
 
 
+def _desired(rnd: _Round, view: DeadlineView, existing: Sequence[Sequence[Any]],
+             until: datetime) -> tuple[dict[tuple[int, str], datetime], datetime | None]:
+    """The moments to have rows for (before `until`), those of members who already have rows
+    (all of them, so a row can be moved rather than dropped), and the earliest moment left out.
+
+    A deadline whose first possible moment lies beyond the horizon is not planned member by
+    member at all (its `next_plan_at` brings it back in time): a first sync of 50,000
+    deadlines x 100,000 members plans only the few deadlines inside the horizon.
+    """
+    if not existing and not _wanted(view, rnd.now):
+        return {}, None
+    if not existing:
+        offsets = [o for text in rnd.member_reminds()
+                   for o in effective_offsets(text, view.remind, view.kind, rnd.settings)]
+        first = earliest_possible(view.due_utc, offsets)
+        if first >= until:
+            return {}, first
+    desired, later = plan_before(view, rnd.everyone(), rnd.settings, rnd.now, until)
+    holders = {row[1] for row in existing}
+    members = rnd.by_id()
+    desired.update(plan(view, [members[i] for i in holders if i in members], rnd.settings,
+                        rnd.now))
+    return desired, later
+
+
+def _wanted(view: DeadlineView, now: datetime) -> bool:
+    return view.status != "cancelled" and view.due_utc > now
+
+
 def _reason_for(view: DeadlineView, now: datetime) -> str | None:
     if view.status == "cancelled":
         return "deadline cancelled"
@@ -186,8 +266,9 @@ def _reason_for(view: DeadlineView, now: datetime) -> str | None:
 
 def _reconcile(rnd: _Round, deadline: Deadline, desired: dict[tuple[int, str], datetime],
                existing: Iterable[Sequence[Any]], until: datetime,
-               why: Callable[[int], str]) -> datetime | None:
-    """Insert, move, skip or revive rows; return the earliest moment not yet materialised."""
+               why: Callable[[int], str], later: datetime | None = None) -> datetime | None:
+    """Insert, move, skip or revive rows; return the earliest moment not yet materialised
+    (`later`: one already known to be left out, e.g. by `plan_before`)."""
     moves, skips, revives = [], [], []
     seen: set[tuple[int, str]] = set()
     for row_id, member_id, slot, state, due_at, attempts in existing:
@@ -207,7 +288,6 @@ def _reconcile(rnd: _Round, deadline: Deadline, desired: dict[tuple[int, str], d
     rnd.report.moved += len(moves)
     rnd.report.skipped += len(skips)
     rnd.report.revived += len(revives)
-    later: datetime | None = None
     new = []
     for (member_id, slot), at in desired.items():
         if (member_id, slot) in seen:
@@ -252,8 +332,7 @@ def _row(kind: str, member_id: int, deadline: Deadline, slot: str, at: datetime,
     }
 
 
-def _maybe_notice(rnd: _Round, deadline: Deadline, marker: DeadlinePlan,
-                  everyone: list[MemberView]) -> None:
+def _maybe_notice(rnd: _Round, deadline: Deadline, marker: DeadlinePlan) -> None:
     """Queue (or push back) one notice per follower when a deadline moved or was cancelled.
 
     Notices of one "generation" share the slot ``n<generation>``. While every row of the
@@ -272,7 +351,7 @@ def _maybe_notice(rnd: _Round, deadline: Deadline, marker: DeadlinePlan,
     # The quiet period counts from the edit itself (modified_at), not from the round that
     # noticed it: a round every minute must not add up to a minute to every notice.
     series, at = deadline.all_series, deadline.modified_at + rnd.quiet
-    recipients = [m.id for m in everyone if m.follows(series, deadline.kind)]
+    recipients = [m.id for m in rnd.everyone() if m.follows(series, deadline.kind)]
     slot = f"n{marker.notice_generation}"
     states = dict(rnd.session.execute(
         select(OutboxRow.state, func.count()).where(
@@ -314,7 +393,8 @@ def _maybe_notice(rnd: _Round, deadline: Deadline, marker: DeadlinePlan,
     rnd.report.notices += len(rows)
 
 
-def _members_to_plan(rnd: _Round, forced: list[int]) -> list[tuple[MemberView, datetime, MemberPlan | None]]:
+def _members_to_plan(rnd: _Round, forced: list[int]) -> list[tuple[MemberView, datetime, bool]]:
+    """(member, modified_at, has a marker already) for each member whose marker differs."""
     m, mp = Member, MemberPlan
     gets_mail = and_(m.active.is_(True), m.mail.is_(True))
     # The marker's `active` is "gets mail" as last planned (active and not unsubscribed).
@@ -324,15 +404,40 @@ def _members_to_plan(rnd: _Round, forced: list[int]) -> list[tuple[MemberView, d
     if forced:
         cond = or_(cond, m.id.in_(forced))
     rows = rnd.session.execute(
-        select(m.id, m.tz, m.series, m.kinds, m.remind, m.active, m.mail, m.modified_at, mp)
-        .outerjoin(mp, mp.member_id == m.id).where(cond)
+        select(m.id, m.tz, m.series, m.kinds, m.remind, m.active, m.mail, m.modified_at,
+               mp.member_id.is_not(None))
+        .outerjoin(mp, mp.member_id == m.id).where(cond).order_by(m.id)
     ).all()
     return [(MemberView(r[0], r[1], tuple(r[2] or ()), tuple(r[3] or ()), r[4],
-                        bool(r[5] and r[6])), r[7], r[8]) for r in rows]
+                        bool(r[5] and r[6])), r[7], bool(r[8])) for r in rows]
+
+
+def _write_member_markers(rnd: _Round, markers: list[dict[str, Any]]) -> None:
+    """Record what each member was planned at: one executemany for the new markers, one for
+    the changed ones (a first sync of 100,000 members makes no ORM object per member)."""
+    table = MEMBER_PLANS
+    new = [{"member_id": m["member_id"], "modified_at": m["modified_at"], "active": m["active"],
+            "settings": rnd.fingerprint, "updated_at": rnd.now} for m in markers if not m["known"]]
+    old = [{"mid": m["member_id"], "mod": m["modified_at"], "act": m["active"]}
+           for m in markers if m["known"]]
+    conn = rnd.session.connection()
+    if new:
+        conn.execute(insert(table), new)
+    if old:
+        conn.execute(
+            update(table).where(table.c.member_id == bindparam("mid"))
+            .values(modified_at=bindparam("mod"), active=bindparam("act"),
+                    settings=rnd.fingerprint, updated_at=rnd.now),
+            old,
+        )
 
 
 def _max_offset(rnd: _Round, member: MemberView) -> timedelta:
-    """The largest offset this member could have for any upcoming deadline."""
+    """The largest offset this member could have for any upcoming deadline (members with the
+    same `remind` share it: worked out once per round)."""
+    found = rnd.max_offsets.get(member.remind)
+    if found is not None:
+        return found
     if member.remind:
         texts: list[str | None] = [None]
     else:
@@ -342,14 +447,14 @@ def _max_offset(rnd: _Round, member: MemberView) -> timedelta:
             )) + [None]
         texts = rnd.remind_texts
     kinds = list((rnd.settings.kinds or {}).keys()) + ["other"]
-    return max(
+    found = rnd.max_offsets[member.remind] = max(
         o.delta for t in texts for k in kinds
         for o in effective_offsets(member.remind, t, k, rnd.settings)
     )
+    return found
 
 
-def _plan_member(rnd: _Round, member: MemberView, modified_at: datetime,
-                 marker: MemberPlan | None) -> None:
+def _plan_member(rnd: _Round, member: MemberView, new: bool) -> None:
     table = OUTBOX
     if not member.active:
         result = rnd.session.execute(
@@ -359,20 +464,13 @@ def _plan_member(rnd: _Round, member: MemberView, modified_at: datetime,
         # An UPDATE's result is a CursorResult; Session.execute is typed as returning Result.
         rnd.report.skipped += cast(CursorResult[Any], result).rowcount or 0
     else:
-        _replan_member(rnd, member, new=marker is None)
-    if marker is None:
-        marker = MemberPlan(member_id=member.id)
-        rnd.session.add(marker)
-    marker.modified_at = modified_at
-    marker.active = member.active
-    marker.settings = rnd.fingerprint
-    marker.updated_at = rnd.now
+        _replan_member(rnd, member, new=new)
     rnd.report.members += 1
 
 
 def _replan_member(rnd: _Round, member: MemberView, new: bool) -> None:
     """Plan one member against the deadlines where their moments could already have rows."""
-    reach = rnd.now + HORIZON + DAY + _max_offset(rnd, member)
+    reach = rnd.now + HORIZON + SLACK + _max_offset(rnd, member)
     if reach not in rnd.within:  # members with the same offsets share it: one query, not one each
         rnd.within[reach] = set(rnd.session.scalars(
             select(Deadline.id).where(Deadline.due_utc > rnd.now, Deadline.due_utc < reach)

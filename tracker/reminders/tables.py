@@ -88,3 +88,6 @@ class MemberPlan(Base):
     active: Mapped[bool]
     settings: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime]
+
+
+MEMBER_PLANS = cast(Table, MemberPlan.__table__)  # Core, for the bulk marker writes of a sync
