@@ -22,13 +22,15 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -110,7 +112,39 @@ def time_left(now: datetime, due: datetime) -> str:
     return f"in {minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"in {minutes} min"
 
 
-def unsubscribe_url(config: Config, member: Member) -> str:
+class Addressee(Protocol):
+    """What a message needs of its member: a `Member`, or a `Recipient` read without the ORM."""
+
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def tz(self) -> str: ...
+    @property
+    def unsubscribe_token(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A member as a batch reads them (plain columns: 2,000 ORM objects cost more to load than
+    the rows themselves)."""
+
+    id: int
+    email: str
+    name: str
+    tz: str
+    unsubscribe_token: str
+
+
+def recipients(session: Session, ids: Iterable[int]) -> dict[int, Recipient]:
+    m = Member
+    rows = session.execute(select(m.id, m.email, m.name, m.tz, m.unsubscribe_token)
+                           .where(m.id.in_(set(ids))))
+    return {r[0]: Recipient(r[0], r[1], r[2] or "", r[3], r[4]) for r in rows}
+
+
+def unsubscribe_url(config: Config, member: Addressee) -> str:
     return links.unsubscribe_url(config.tracker.base_url, member.unsubscribe_token)
 
 
@@ -192,7 +226,7 @@ def was_due_text(was_due: datetime | None, deadline: Deadline, tz: str) -> str:
     return when_text(was_due, tz, deadline.tz, end_of_day=(own.hour, own.minute) == (23, 59))
 
 
-def context(config: Config, kind: str, deadline: Deadline, member: Member, now: datetime,
+def context(config: Config, kind: str, deadline: Deadline, member: Addressee, now: datetime,
             shared: dict[str, str] | None = None,
             zone: dict[str, str] | None = None,
             was_due: datetime | None = None) -> dict[str, str]:
@@ -263,7 +297,7 @@ class Composer:
             self.attachments[key] = attachment_part(name, data)
         return self.attachments[key]
 
-    def compose(self, kind: str, deadline: Deadline, member: Member, message_id: str,
+    def compose(self, kind: str, deadline: Deadline, member: Addressee, message_id: str,
                 now: datetime, ics: bytes | None = None,
                 was_due: datetime | None = None) -> Outgoing:
         """One multipart (text + HTML + .ics) message for `member`; `was_due`: a moved
@@ -332,7 +366,7 @@ def _dkim_sign(data: bytes, *, selector: bytes, domain: bytes, key: bytes) -> by
     return signature
 
 
-def render(config: Config, kind: str, deadline: Deadline, member: Member, message_id: str,
+def render(config: Config, kind: str, deadline: Deadline, member: Addressee, message_id: str,
            now: datetime, ics: bytes | None = None,
            was_due: datetime | None = None) -> EmailMessage:
     """The message as an EmailMessage (preview, dry run, tests): the composed bytes, parsed."""
@@ -360,30 +394,35 @@ class _Watchdog:
 
     smtplib's timeout bounds each read, not an exchange: a server that drips a `220-` line
     every 20 s never trips a 30 s read timeout. `within(seconds)` arms a deadline; if the block
-    has not ended by then, the socket is shut down (the blocked read returns at once). One
-    thread per connection, armed and disarmed per message: a timer thread per message cost
-    about 0.4 ms each on the test machine."""
+    has not ended by then, the socket is shut down (the blocked read returns at once).
 
-    def __init__(self, conn: smtplib.SMTP) -> None:
+    One thread per connection that arming does not wake: `within` only stores its deadline,
+    and the thread looks at it when the deadline it last saw is due, or every `poll` seconds
+    while nothing was armed (so a cut comes at most `poll` late). Waking the thread for every
+    message (a Condition's notify, twice per message) cost the sender a thread switch each time.
+    """
+
+    def __init__(self, conn: smtplib.SMTP, poll: float = 1.0) -> None:
         self.conn = conn
         self.cut = False
-        self._deadline: float | None = None
-        self._closed = False
-        self._cond = threading.Condition()
+        self.poll = poll
+        self._armed: tuple[float] | None = None  # (deadline,): a new object for each exchange
+        self._lock = threading.Lock()  # a cut and the end of an exchange never overlap
+        self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="smtp-watchdog", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        with self._cond:
-            while not self._closed:
-                if self._deadline is None:
-                    self._cond.wait()
-                    continue
-                left = self._deadline - time.monotonic()
-                if left > 0:
-                    self._cond.wait(left)
-                    continue
-                self._deadline = None
+        while not self._closed.is_set():
+            armed = self._armed
+            left = self.poll if armed is None else min(armed[0] - time.monotonic(), self.poll)
+            if left > 0:
+                self._closed.wait(left)
+                continue
+            with self._lock:
+                if self._armed is not armed:
+                    continue  # that exchange ended (and maybe another began) meanwhile
+                self._armed = None
                 self.cut = True
                 sock = getattr(self.conn, "sock", None)
                 if sock is not None:
@@ -392,20 +431,15 @@ class _Watchdog:
 
     @contextmanager
     def within(self, seconds: float) -> Iterator[None]:
-        with self._cond:
-            self._deadline = time.monotonic() + seconds
-            self._cond.notify()
+        self._armed = (time.monotonic() + seconds,)
         try:
             yield
         finally:
-            with self._cond:
-                self._deadline = None
-                self._cond.notify()
+            with self._lock:
+                self._armed = None
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
+        self._closed.set()
         self._thread.join(timeout=5)
 
 
@@ -439,7 +473,7 @@ class SmtpBackend:
         # Made without a host so the watchdog holds the object before the greeting is read;
         # smtplib names the TLS server by `_host`, which only its constructor sets.
         conn._host = m.smtp_host  # type: ignore[attr-defined]
-        watchdog = _Watchdog(conn)
+        watchdog = _Watchdog(conn, poll=min(1.0, self.timeout / 4))
         try:
             with watchdog.within(self.timeout):
                 conn.connect(m.smtp_host, m.smtp_port)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tracker.reminders.tables import OutboxRow
+from tracker.reminders.tables import OUTBOX
 
 
 def sender_domain(sender: str) -> str:
@@ -47,7 +47,7 @@ def insert_rows(session: Session, rows: Sequence[Mapping[str, object]]) -> None:
     """Insert, ignoring rows another scheduler inserted first (the unique key decides)."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(OutboxRow)
+    conn = session.connection()  # Core: the ORM's bulk path costs more than the INSERT itself
+    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(OUTBOX)
     for start in range(0, len(rows), 5000):
-        session.execute(ins.on_conflict_do_nothing(), rows[start:start + 5000])
+        conn.execute(ins.on_conflict_do_nothing(), rows[start:start + 5000])

@@ -29,9 +29,16 @@ from tracker.db.engine import PUBLISH_LOCK, get_engine, session_scope, transacti
 from tracker.errors import ROW_ERRORS, OperationalError, TrackerError
 from tracker.feeds.publish import PublishResult, render_public, write_public
 from tracker.feeds.render import FeedSettings
-from tracker.records.models import Deadline, Event, Member
+from tracker.records.models import Deadline, Event
 from tracker.reminders import outbox
-from tracker.reminders.mail import Composer, DeliveryError, open_backend, render
+from tracker.reminders.mail import (
+    Composer,
+    DeliveryError,
+    Recipient,
+    open_backend,
+    recipients,
+    render,
+)
 from tracker.reminders.outbox import Claimed
 
 log = logging.getLogger(__name__)
@@ -53,13 +60,11 @@ class RoundReport:
     would_skip: list[tuple[Claimed, str]] = field(default_factory=list)
 
 
-def _load(session: Session, rows: list[Claimed]) -> tuple[dict[str, Deadline], dict[int, Member]]:
+def _load(session: Session, rows: list[Claimed]) -> tuple[dict[str, Deadline], dict[int, Recipient]]:
     deadlines = {d.id: d for d in session.scalars(
         select(Deadline).where(Deadline.id.in_({r.deadline_id for r in rows}))
         .options(selectinload(Deadline.event)))}
-    members = {m.id: m for m in session.scalars(
-        select(Member).where(Member.id.in_({r.member_id for r in rows})))}
-    return deadlines, members
+    return deadlines, recipients(session, (r.member_id for r in rows))
 
 
 def _mark(config: Config, fn: Callable[Concatenate[Session, P], object], *args: P.args,
@@ -87,7 +92,8 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
         deadlines, members = _load(s, rows)
     renewed = time.monotonic()
     composer = Composer(config)  # the .ics and fixed headers once per batch
-    with open_backend(config) as backend, get_engine(config.database_url).connect() as marks:
+    with open_backend(config) as backend, \
+            outbox.marks_connection(get_engine(config.database_url)) as marks:
         for i, row in enumerate(rows):
             if stop is not None and stop.is_set():
                 _mark(config, outbox.release, [r.id for r in rows[i:]], owner, clock())
