@@ -19,7 +19,7 @@ copy. Marking right after each accept keeps that window to the one message in fl
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,7 +48,7 @@ from tracker.reminders.sync import SyncReport, sync
 from tracker.reminders.tables import OUTBOX, DeadlinePlan, OutboxRow
 
 __all__ = ["Claimed", "SyncReport", "claim_due", "due_rows", "mark_failed", "mark_retry",
-           "mark_sent", "marks_connection", "next_wakeup", "release", "renew", "status", "sync"]
+           "mark_sent", "marks_connection", "SentMarks", "next_wakeup", "release", "renew", "status", "sync"]
 
 log = logging.getLogger(__name__)
 AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"  # a Core row of any columns
@@ -259,6 +259,39 @@ def mark_sent(db: Session | Connection, row_id: int, owner: str, now: datetime) 
     """Record that the server accepted the message (`db`: a session or a plain connection)."""
     result = db.execute(_SENT, {"row": row_id, "owner": owner, "at": now})
     return _finished(_rowcount(result), row_id, owner)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+class SentMarks:
+    """`mark_sent` for one batch's connection, with the statement compiled once.
+
+    It runs once per message sent, and SQLAlchemy's path for a Core statement (cache lookup,
+    parameter processing, execution context) cost twice the UPDATE itself: about 0.1 ms a
+    message on SQLite, a tenth of a loopback SMTP exchange. Here `_SENT` is compiled for the
+    connection's dialect once, its `at` parameter goes through the column type's own bind
+    processor (so the stored value is the one `mark_sent` writes), and each mark is one
+    `exec_driver_sql`: still SQLAlchemy's transaction and error handling. The caller commits.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        dialect = conn.dialect
+        compiled = _SENT.compile(dialect=dialect)
+        self.sql = compiled.string
+        self.order = list(compiled.positiontup) if compiled.positional and compiled.positiontup \
+            else None
+        self.fixed = compiled.construct_params({"row": 0, "owner": "", "at": None})
+        at_type = compiled.binds["at"].type.dialect_impl(dialect)
+        self.at: Callable[[Any], Any] = at_type.bind_processor(dialect) or _same
+
+    def mark(self, row_id: int, owner: str, now: datetime) -> bool:
+        values = {**self.fixed, "row": row_id, "owner": owner, "at": self.at(now)}
+        args: Any = tuple(values[k] for k in self.order) if self.order is not None else values
+        result = self.conn.exec_driver_sql(self.sql, args)
+        return _finished(result.rowcount, row_id, owner)
 
 
 def backoff(attempts: int, first: timedelta = BACKOFF_FIRST) -> timedelta:

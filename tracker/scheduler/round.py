@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Concatenate, ParamSpec
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from sqlalchemy.orm import Session, selectinload
 
@@ -73,13 +73,13 @@ def _mark(config: Config, fn: Callable[Concatenate[Session, P], object], *args: 
         fn(s, *args, **kwargs)
 
 
-def _mark_sent(conn: Connection, row: Claimed, owner: str, now: datetime) -> None:
+def _mark_sent(marks: outbox.SentMarks, row: Claimed, owner: str, now: datetime) -> None:
     """Commit the `sent` mark now, on the batch's own connection (no session per message)."""
     try:
-        outbox.mark_sent(conn, row.id, owner, now)
-        conn.commit()
+        marks.mark(row.id, owner, now)
+        marks.conn.commit()
     except SAOperationalError as exc:
-        conn.rollback()
+        marks.conn.rollback()
         raise OperationalError("database", f"cannot mark {row.message_id} sent: {exc.orig}") from exc
 
 
@@ -93,7 +93,8 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
     renewed = time.monotonic()
     composer = Composer(config)  # the .ics and fixed headers once per batch
     with open_backend(config) as backend, \
-            outbox.marks_connection(get_engine(config.database_url)) as marks:
+            outbox.marks_connection(get_engine(config.database_url)) as conn:
+        marks = outbox.SentMarks(conn)
         for i, row in enumerate(rows):
             if stop is not None and stop.is_set():
                 _mark(config, outbox.release, [r.id for r in rows[i:]], owner, clock())
