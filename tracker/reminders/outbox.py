@@ -226,31 +226,31 @@ _SENT = _sent_statement()  # built once: it runs once per message sent
 
 @contextmanager
 def marks_connection(engine: Engine) -> Iterator[Connection]:
-    """A connection for a batch's `sent` marks, one short transaction (commit) per message.
+    """A connection for a batch's `sent` marks: each mark is a transaction of its own.
 
-    On PostgreSQL these commits are asynchronous (``synchronous_commit`` off, for this
-    connection only, reset before it goes back to the pool): the commit returns once the
-    change is in the server's memory, visible to every other scheduler at once, instead of
-    waiting for the WAL to reach the disk (about 3.5 ms per message on the test machine, more
-    than the SMTP exchange itself). A `kill -9` of this process loses nothing, since the server
-    has the commit; only a crash of the database server itself within a fraction of a second
-    (3 x wal_writer_delay) can lose the latest marks, and a lost `sent` mark means the message
-    goes again with the same Message-ID, never that it is lost. That is the durability SQLite
-    gets here too (WAL with synchronous=NORMAL, see tracker.db.engine). Claims stay synchronous.
+    The connection is in autocommit mode, so a mark is one statement and (on PostgreSQL) one
+    round trip, rather than an UPDATE and a COMMIT. On PostgreSQL its commits are also
+    asynchronous (``synchronous_commit`` off, for this connection only, reset before it goes
+    back to the pool): a commit returns once the change is in the server's memory, visible to
+    every other scheduler at once, instead of waiting for the WAL to reach the disk (about
+    3.5 ms per message on the test machine, more than the SMTP exchange itself). A `kill -9`
+    of this process loses nothing, since the server has the commit; only a crash of the
+    database server itself within a fraction of a second (3 x wal_writer_delay) can lose the
+    latest marks, and a lost `sent` mark means the message goes again with the same
+    Message-ID, never that it is lost. That is the durability SQLite has here too (WAL with
+    synchronous=NORMAL, see tracker.db.engine). Claims stay synchronous.
     """
-    with engine.connect() as conn:
+    with engine.connect() as plain:
+        conn = plain.execution_options(isolation_level="AUTOCOMMIT")
         if conn.dialect.name != "postgresql":
             yield conn
             return
         conn.exec_driver_sql("SET synchronous_commit TO off")
-        conn.commit()
         try:
             yield conn
         finally:
             try:
-                conn.rollback()
                 conn.exec_driver_sql("RESET synchronous_commit")
-                conn.commit()
             except SAOperationalError:  # the connection is gone: the pool must not keep it
                 conn.invalidate()
 
@@ -273,7 +273,8 @@ class SentMarks:
     message on SQLite, a tenth of a loopback SMTP exchange. Here `_SENT` is compiled for the
     connection's dialect once, its `at` parameter goes through the column type's own bind
     processor (so the stored value is the one `mark_sent` writes), and each mark is one
-    `exec_driver_sql`: still SQLAlchemy's transaction and error handling. The caller commits.
+    `exec_driver_sql`: still SQLAlchemy's error handling. On a `marks_connection` each mark
+    commits by itself.
     """
 
     def __init__(self, conn: Connection) -> None:

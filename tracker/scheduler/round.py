@@ -76,10 +76,8 @@ def _mark(config: Config, fn: Callable[Concatenate[Session, P], object], *args: 
 def _mark_sent(marks: outbox.SentMarks, row: Claimed, owner: str, now: datetime) -> None:
     """Commit the `sent` mark now, on the batch's own connection (no session per message)."""
     try:
-        marks.mark(row.id, owner, now)
-        marks.conn.commit()
+        marks.mark(row.id, owner, now)  # autocommit: committed when this returns
     except SAOperationalError as exc:
-        marks.conn.rollback()
         raise OperationalError("database", f"cannot mark {row.message_id} sent: {exc.orig}") from exc
 
 
