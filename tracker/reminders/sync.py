@@ -63,6 +63,9 @@ class SyncReport:
     notices: int = 0
     unreadable: list[str] = field(default_factory=list)  # deadline ids that could not be planned
     deferred: bool = False  # another scheduler held the planning lock: look again soon
+    # Deadlines looked at whose first possible reminder lies beyond the horizon: marked with
+    # the moment to look again, no member planned (not a change: left out of bool()).
+    ahead: int = 0
 
     def __bool__(self) -> bool:
         return any((self.inserted, self.moved, self.skipped, self.revived, self.notices,
@@ -243,6 +246,7 @@ def _desired(rnd: _Round, view: DeadlineView, existing: Sequence[Sequence[Any]],
                    for o in effective_offsets(text, view.remind, view.kind, rnd.settings)]
         first = earliest_possible(view.due_utc, offsets)
         if first >= until:
+            rnd.report.ahead += 1
             return {}, first
     desired, later = plan_before(view, rnd.everyone(), rnd.settings, rnd.now, until)
     holders = {row[1] for row in existing}
