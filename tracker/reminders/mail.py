@@ -22,7 +22,7 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -443,47 +443,6 @@ class _Watchdog:
         self._thread.join(timeout=5)
 
 
-def _sendmail(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
-              options: tuple[str, ...], ready: Callable[[], None] | None) -> dict[str, tuple[int, bytes]]:
-    """`smtplib.SMTP.sendmail` for one recipient, calling `ready` between RCPT and DATA.
-
-    The same commands, answers and exceptions as `sendmail` (whose steps these are); the one
-    addition lets the previous message's `sent` mark commit while this one's envelope is
-    exchanged (see tracker.scheduler.round.Marks).
-    """
-    if ready is None:
-        return conn.sendmail(sender, [recipient], data, options)
-    conn.ehlo_or_helo_if_needed()
-    esmtp: list[str] = []
-    if conn.does_esmtp:
-        if conn.has_extn("size"):
-            esmtp.append(f"size={len(data)}")
-        esmtp += options
-    code, answer = conn.mail(sender, esmtp)
-    if code != 250:
-        _give_up(conn, code)
-        raise smtplib.SMTPSenderRefused(code, answer, sender)
-    code, answer = conn.rcpt(recipient)
-    if code not in (250, 251):
-        _give_up(conn, code)
-        raise smtplib.SMTPRecipientsRefused({recipient: (code, answer)})
-    ready()
-    code, answer = conn.data(data)
-    if code != 250:
-        _give_up(conn, code)
-        raise smtplib.SMTPDataError(code, answer)
-    return {}
-
-
-def _give_up(conn: smtplib.SMTP, code: int) -> None:
-    """What `sendmail` does after a refusal: close on 421, else RSET (the server may be gone)."""
-    if code == 421:
-        conn.close()
-        return
-    with suppress(smtplib.SMTPServerDisconnected):
-        conn.rset()
-
-
 class SmtpBackend:
     """One SMTP connection for a batch: none, STARTTLS or implicit TLS; optional login.
 
@@ -545,9 +504,7 @@ class SmtpBackend:
     def __enter__(self) -> SmtpBackend:
         return self
 
-    def send(self, msg: Outgoing | EmailMessage, ready: Callable[[], None] | None = None) -> None:
-        """Send one message; `ready` (if given) is called after the envelope was accepted and
-        before the message itself goes: the server accepts nothing before it has returned."""
+    def send(self, msg: Outgoing | EmailMessage) -> None:
         if self.conn is None:
             self.conn = self._connect()
         conn, watchdog = self.conn, self.watchdog
@@ -556,10 +513,8 @@ class SmtpBackend:
             with watchdog.within(self.timeout):
                 if isinstance(msg, Outgoing):  # already bytes with CRLF: nothing to flatten
                     intl = () if (msg.sender + msg.recipient).isascii() else ("SMTPUTF8",)
-                    refused = _sendmail(conn, msg.sender, msg.recipient, msg.data, intl, ready)
+                    refused = conn.sendmail(msg.sender, [msg.recipient], msg.data, intl)
                 else:
-                    if ready is not None:
-                        ready()
                     refused = conn.send_message(msg)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
@@ -614,9 +569,7 @@ class OutboxBackend:
         name = re.sub(r"[^A-Za-z0-9@._-]", "_", message_id.strip("<>"))
         return self.folder / f"{name}.eml"
 
-    def send(self, msg: Outgoing | EmailMessage, ready: Callable[[], None] | None = None) -> None:
-        if ready is not None:
-            ready()
+    def send(self, msg: Outgoing | EmailMessage) -> None:
         if isinstance(msg, Outgoing):
             message_id, data = msg.message_id, msg.data
         else:

@@ -12,7 +12,6 @@ correctly marked; nothing is lost and at most the one message in flight repeats.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -82,84 +81,18 @@ def _mark_sent(marks: outbox.SentMarks, row: Claimed, owner: str, now: datetime)
         raise OperationalError("database", f"cannot mark {row.message_id} sent: {exc.orig}") from exc
 
 
-class Marks:
-    """A batch's `sent` marks, committed on a thread of their own.
-
-    The mark of message k commits while message k+1 is composed and its envelope (MAIL,
-    RCPT) is exchanged; the backend calls `wait` before it hands over message k+1 itself
-    (DATA), so the server never accepts a message while an earlier one is unmarked: a
-    `kill -9` still leaves at most the one message in flight to be sent again. On PostgreSQL
-    a mark is a round trip to the server; overlapped, it no longer adds to each message.
-    A failed mark is raised by the next `wait` (before anything more is accepted).
-    """
-
-    def __init__(self, config: Config) -> None:
-        self._todo: queue.SimpleQueue[tuple[Claimed, str, datetime] | None] = queue.SimpleQueue()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(config.database_url,),
-                                        name="sent-marks", daemon=True)
-        self._thread.start()
-
-    def _run(self, url: str) -> None:
-        try:  # the connection is made and used on this thread (SQLite's rule)
-            with outbox.marks_connection(get_engine(url)) as conn:
-                marks = outbox.SentMarks(conn)
-                while (item := self._todo.get()) is not None:
-                    try:
-                        _mark_sent(marks, *item)
-                    except BaseException as exc:  # raised in the sending thread by `wait`
-                        self._error = exc
-                    finally:
-                        self._idle.set()
-        except BaseException as exc:  # no connection: every later `wait` raises it
-            self._error = exc
-        finally:
-            self._idle.set()
-
-    def mark(self, row: Claimed, owner: str, now: datetime) -> None:
-        """Queue the mark of a message the server has just accepted."""
-        self.wait()
-        if not self._thread.is_alive():
-            raise OperationalError("database", f"cannot mark {row.message_id} sent: the marks "
-                                   "connection is gone")
-        self._idle.clear()
-        self._todo.put((row, owner, now))
-
-    def wait(self) -> None:
-        """Return once every queued mark is committed; raise the error of one that was not."""
-        self._idle.wait()
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
-
-    def close(self) -> None:
-        self._todo.put(None)
-        self._thread.join()
-
-
 def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease: timedelta,
             stop: threading.Event | None = None) -> RoundReport:
     """Render and send claimed rows over one backend connection, marking each right away."""
-    marks = Marks(config)
-    try:
-        report = _deliver(config, rows, clock, owner, lease, stop, marks)
-        marks.wait()  # every `sent` mark committed before the round says so
-    finally:
-        marks.close()
-    return report
-
-
-def _deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease: timedelta,
-             stop: threading.Event | None, marks: Marks) -> RoundReport:
     report = RoundReport()
     first = timedelta(seconds=config.mail.retry_seconds)
     with session_scope(config.database_url) as s:
         deadlines, members = _load(s, rows)
     renewed = time.monotonic()
     composer = Composer(config)  # the .ics and fixed headers once per batch
-    with open_backend(config) as backend:
+    with open_backend(config) as backend, \
+            outbox.marks_connection(get_engine(config.database_url)) as conn:
+        marks = outbox.SentMarks(conn)
         for i, row in enumerate(rows):
             if stop is not None and stop.is_set():
                 _mark(config, outbox.release, [r.id for r in rows[i:]], owner, clock())
@@ -179,9 +112,7 @@ def _deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, leas
                 report.failed += 1
                 continue
             try:
-                # The previous message's mark must be committed before this one is handed
-                # over: `ready` waits for it, after the envelope and before DATA.
-                backend.send(msg, ready=marks.wait)
+                backend.send(msg)
             except DeliveryError as exc:
                 if exc.permanent:
                     log.warning("permanent failure for %s: %s", row.message_id, exc.answer)
@@ -199,10 +130,9 @@ def _deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, leas
                         report.retried += 1
                     break
                 continue
-            # The server has the message. A crash before this mark commits re-sends it later
-            # with the same Message-ID (see tracker.reminders.outbox): the one window no
-            # system can close. The mark commits while the next message is prepared.
-            marks.mark(row, owner, clock())
+            # The server has the message. A crash before this commit re-sends it later with
+            # the same Message-ID (see tracker.reminders.outbox): the one window no system can close.
+            _mark_sent(marks, row, owner, clock())
             report.sent += 1
     return report
 
