@@ -213,8 +213,10 @@ def one_round(url: str, folder: Path, due: int, want_explain: bool) -> dict[str,
 
 def run_child(*args: str) -> dict[str, Any]:
     out = subprocess.run([sys.executable, "-m", "bench.round_bench", "--child", *args],
-                         check=True, capture_output=True, text=True,
+                         capture_output=True, text=True,
                          cwd=str(Path(__file__).resolve().parent.parent))
+    if out.returncode:
+        sys.exit(f"the {args[0]} child failed:\n{out.stderr}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
