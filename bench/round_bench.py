@@ -5,9 +5,9 @@
 
 The database is built with bulk Core INSERTs (members follow one of 100 series each; one
 deadline, followed by `--due` members, has a "2h" reminder that is due at the measured
-moment; the other deadlines are spread over the year after, the nearest a little more than
-14 days ahead, so their first reminders fall inside the 2-day horizon and are planned as
-pending rows that are not due yet). A first sync, a minute before, plans the database as
+moment; the other deadlines are spread over the year after, the nearest 15.5 days ahead, so
+their first reminders fall inside the 2-day horizon and are planned as pending rows that are
+not due yet). A first sync, a minute before, plans the database as
 the scheduler would (its time and peak RSS are reported; it must not plan members x
 deadlines). Then, in a fresh child process per run:
 
@@ -92,9 +92,10 @@ def _deadline(i: int, due: datetime, series: str, remind: str | None) -> dict[st
 
 def _deadlines(count: int) -> Iterator[list[dict[str, object]]]:
     """Deadline 0 is due in 2 h with a "2h" reminder (due now); the others are spread over the
-    year from 14 days 6 hours ahead, each in one series other than s000."""
+    year from 15.5 days ahead (their 14-day reminders fall tomorrow or later in every zone,
+    inside the 2-day horizon for the first ones), each in one series other than s000."""
     rows = [_deadline(0, AT + timedelta(hours=2), "s000", "2h")]
-    first, spread = AT + timedelta(days=14, hours=6), timedelta(days=365)
+    first, spread = AT + timedelta(days=15, hours=12), timedelta(days=365)
     for i in range(1, count):
         rows.append(_deadline(i, first + spread * i / count, f"s{1 + i % (SERIES - 1):03d}", None))
         if len(rows) == BATCH:
