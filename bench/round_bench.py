@@ -204,8 +204,12 @@ def one_round(url: str, folder: Path, due: int, want_explain: bool) -> dict[str,
     assert report.sent == due and not report.sync, (report.sent, report.sync)
     rss = _peak_mb()
     _reset(url)
+    began = time.perf_counter()  # the round's first step alone: an idle sync at that moment
+    with session_scope(url) as s:
+        assert not outbox.sync(s, config, AT)
+    idle = time.perf_counter() - began
     bare = statistics.median(bare_select(url, due) for _ in range(3))
-    out: dict[str, Any] = {"seconds": took, "bare": bare, "rss_mb": rss}
+    out: dict[str, Any] = {"seconds": took, "bare": bare, "rss_mb": rss, "idle_sync": idle}
     if want_explain and captured:
         out["explain"] = explain(url, *captured[0])
     dispose_engines()
@@ -279,7 +283,8 @@ def main() -> None:
                 print(f"  run {run + 1}: round {rounds[-1]['seconds'] * 1000:7.0f} ms, bare "
                       f"SELECT {rounds[-1]['bare'] * 1000:6.2f} ms, small round "
                       f"{smalls[-1]['seconds'] * 1000:7.0f} ms", flush=True)
-    med = {k: statistics.median(r[k] for r in rounds) for k in ("seconds", "bare", "rss_mb")}
+    med = {k: statistics.median(r[k] for r in rounds)
+           for k in ("seconds", "bare", "rss_mb", "idle_sync")}
     small_s = statistics.median(r["seconds"] for r in smalls)
     small_rss = statistics.median(r["rss_mb"] for r in smalls)
     print(f"scheduler round, {members:,} members x {deadlines:,} deadlines, {args.due:,} due, "
@@ -290,6 +295,8 @@ def main() -> None:
           f"peak RSS {synced['rss_mb']:.0f} MB")
     print(f"  round (sync+claim+render+outbox+mark)  {med['seconds'] * 1000:8.0f} ms  "
           f"peak RSS {med['rss_mb']:5.0f} MB")
+    print(f"  of which its sync (idle: nothing changed), timed alone "
+          f"{med['idle_sync'] * 1000:8.1f} ms")
     print(f"  bare indexed SELECT of the {args.due:,} due rows {med['bare'] * 1000:8.2f} ms  "
           f"ratio round/SELECT {med['seconds'] / med['bare']:.0f}")
     print(f"  the same round, database of the due deadline and its {args.due:,} followers only "

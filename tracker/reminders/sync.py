@@ -31,12 +31,14 @@ from tracker.records.models import Deadline, Event, Member
 from tracker.reminders.planner import (
     SLACK,
     DeadlineView,
+    Groups,
     MemberView,
     ReminderSettings,
     earliest_possible,
     effective_offsets,
+    group_members,
     plan,
-    plan_before,
+    plan_groups,
 )
 from tracker.reminders.rows import begin_write, insert_rows, make_message_id, sender_domain
 from tracker.reminders.tables import MEMBER_PLANS, OUTBOX, DeadlinePlan, MemberPlan, OutboxRow
@@ -88,6 +90,7 @@ class _Round:
     max_offsets: dict[str | None, timedelta] = field(default_factory=dict)  # by member remind
     # Every member who gets mail, read once per round and only when a deadline needs it.
     _everyone: list[MemberView] | None = None
+    _groups: Groups | None = None
     _by_id: dict[int, MemberView] | None = None
     _member_reminds: set[str | None] | None = None
 
@@ -95,6 +98,11 @@ class _Round:
         if self._everyone is None:
             self._everyone = _active_members(self.session)
         return self._everyone
+
+    def groups(self) -> Groups:
+        if self._groups is None:
+            self._groups = group_members(self.everyone())
+        return self._groups
 
     def by_id(self) -> dict[int, MemberView]:
         if self._by_id is None:
@@ -125,9 +133,10 @@ def sync(session: Session, config: Config, now: datetime, deadlines: list[str] |
     ids = _deadlines_to_plan(rnd, deadlines or [])
     for start in range(0, len(ids), CHUNK):  # a first sync of 50,000 deadlines: never all at once
         loaded = _load_deadlines(rnd, ids[start:start + CHUNK])
+        rows = _existing_rows(rnd, [d.id for d, _ in loaded])
         for deadline, marker in loaded:
             try:
-                _plan_deadline(rnd, deadline, marker)
+                _plan_deadline(rnd, deadline, marker, rows.get(deadline.id, []))
             except ROW_ERRORS as exc:  # planning fails before writing: the others go on
                 _unreadable(rnd, deadline.id, exc)
         session.flush()
@@ -200,14 +209,22 @@ def _view(deadline: Deadline) -> DeadlineView:
                         deadline.due_utc, deadline.remind, deadline.status)
 
 
-def _plan_deadline(rnd: _Round, deadline: Deadline, marker: DeadlinePlan | None) -> None:
+def _existing_rows(rnd: _Round, ids: list[str]) -> dict[str, list[Sequence[Any]]]:
+    """The reminder rows of a chunk of deadlines, by deadline: one query, not one each."""
+    r = OutboxRow
+    found: dict[str, list[Sequence[Any]]] = {}
+    for row in rnd.session.execute(
+        select(r.deadline_id, r.id, r.member_id, r.slot, r.state, r.due_at, r.attempts)
+        .where(r.deadline_id.in_(ids), r.kind == "reminder")
+    ):
+        found.setdefault(row[0], []).append(tuple(row[1:]))
+    return found
+
+
+def _plan_deadline(rnd: _Round, deadline: Deadline, marker: DeadlinePlan | None,
+                   existing: list[Sequence[Any]]) -> None:
     view = _view(deadline)
     until = rnd.now + HORIZON
-    existing = rnd.session.execute(
-        select(OutboxRow.id, OutboxRow.member_id, OutboxRow.slot, OutboxRow.state,
-               OutboxRow.due_at, OutboxRow.attempts)
-        .where(OutboxRow.deadline_id == deadline.id, OutboxRow.kind == "reminder")
-    ).all()
     desired, later = _desired(rnd, view, existing, until)
     reason = _reason_for(view, rnd.now)
     later = _reconcile(rnd, deadline, desired, existing, until,
@@ -248,7 +265,7 @@ def _desired(rnd: _Round, view: DeadlineView, existing: Sequence[Sequence[Any]],
         if first >= until:
             rnd.report.ahead += 1
             return {}, first
-    desired, later = plan_before(view, rnd.everyone(), rnd.settings, rnd.now, until)
+    desired, later = plan_groups(view, rnd.groups(), rnd.settings, rnd.now, until)
     holders = {row[1] for row in existing}
     members = rnd.by_id()
     desired.update(plan(view, [members[i] for i in holders if i in members], rnd.settings,
