@@ -493,18 +493,19 @@ def _replan_member(rnd: _Round, member: MemberView, new: bool) -> None:
     """Plan one member against the deadlines where their moments could already have rows."""
     reach = rnd.now + HORIZON + SLACK + _max_offset(rnd, member)
     if reach not in rnd.within:  # members with the same offsets share it: one query, not one each
+        # Less the deadlines planned with every member this round already (the deadline step
+        # is over when members are planned): worked out once, not copied per member.
         rnd.within[reach] = set(rnd.session.scalars(
             select(Deadline.id).where(Deadline.due_utc > rnd.now, Deadline.due_utc < reach)
-        ))
-    ids = set(rnd.within[reach])
+        )) - rnd.planned
+    ids = rnd.within[reach]
     if not new:
-        ids |= set(rnd.session.scalars(
+        ids = (ids | set(rnd.session.scalars(
             select(OutboxRow.deadline_id).where(
                 OutboxRow.member_id == member.id, OutboxRow.kind == "reminder",
                 OutboxRow.state.in_(("pending", "skipped")),
             ).distinct()
-        ))
-    ids -= rnd.planned  # planned with every member this round already
+        ))) - rnd.planned
     if not ids:
         return
     pairs = rnd.session.execute(
