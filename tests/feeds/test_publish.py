@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tests.helpers.cli import Cli
@@ -158,17 +158,24 @@ def test_private_feed_url_is_under_base_url(tmp_path: Path, sqlite_url: str) -> 
 
 
 def test_cache_table_is_filled_and_pruned(tmp_path: Path, sqlite_url: str) -> None:
+    """Publishing caches every item members may see (23 public, 3 members-only), never a
+    private one, and drops the entry of a deleted item."""
     fill(sqlite_url)
     config = make_config(tmp_path, sqlite_url)
     publish(config, NOW)
     with session_scope(sqlite_url) as s:
-        assert s.scalar(select(func.count()).select_from(FeedCacheEntry)) == 23
+        uids = set(s.scalars(select(FeedCacheEntry.uid)))
         ev = s.get(Event, "tokyo")
         s.delete(ev)
+    public = set(read_all(config.calendars_dir / "all.ics"))
+    members = {"members-briefing.event@tracker.example.org",
+               "members-csw.event@tracker.example.org",
+               "members-nomination.deadline@tracker.example.org"}
+    assert len(public) == 23 and uids == public | members
     publish(config, NOW)
     with session_scope(sqlite_url) as s:
-        uids = set(s.scalars(select(FeedCacheEntry.uid)))
-    assert "tokyo.event@tracker.example.org" not in uids and len(uids) == 22
+        after = set(s.scalars(select(FeedCacheEntry.uid)))
+    assert after == uids - {"tokyo.event@tracker.example.org"}
 
 
 def test_write_feed_is_atomic_and_skips_equal_bytes(tmp_path: Path) -> None:

@@ -2,20 +2,34 @@
 everything it shows (see tracker.feeds.FeedItem). Rendering one VEVENT with icalendar costs
 about a millisecond, so a publish of 30,000 unchanged items reads text instead of re-rendering
 (figures in bench/feeds_bench.py). The table is a cache: deleting its rows is always safe.
+
+Publishing stores every item members may see (public and members-only), each with the
+`row_key` of the row it was rendered from and what a feed needs to place it (start, series,
+cancellation, zone years), so `tracker serve` assembles a private feed from these rows without
+building a single item: the database compares each row's key with the stored one, and an entry
+whose row changed since (or that was never stored) is simply not returned (`fragments`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Integer, String, Text, delete, select
+from sqlalchemy import BigInteger, Integer, Select, String, Text, and_, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tracker.db.base import Base
+from tracker.feeds.render import FeedItem, zones_used
+from tracker.feeds.rows import VISIBLE_TO_MEMBERS, AnyRow, Column, row_key, visible_query
+from tracker.records.models import Deadline, Event
 
 _CHUNK = 500
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class FeedCacheEntry(Base):
@@ -24,6 +38,36 @@ class FeedCacheEntry(Base):
     uid: Mapped[str] = mapped_column(String(255), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     vevent: Mapped[str] = mapped_column(Text)
+    row_key: Mapped[str] = mapped_column(Text)  # tracker.feeds.rows.row_key when rendered
+    # The start instant (UTC) in microseconds since 1970: the feeds' sort key, read as an int.
+    start_us: Mapped[int] = mapped_column(BigInteger)
+    series: Mapped[str] = mapped_column(Text)  # JSON list of the item's series tags
+    # A cancelled item's grace period starts here (render.hidden_from adds cancelled_days).
+    cancelled_since: Mapped[datetime | None]
+    zone: Mapped[str | None] = mapped_column(String(64))  # None: all-day (no VTIMEZONE)
+    first_year: Mapped[int | None] = mapped_column(Integer)  # local years the VTIMEZONE covers
+    last_year: Mapped[int | None] = mapped_column(Integer)
+
+
+class Fragment(NamedTuple):
+    """One item's VEVENT text and what a feed needs to place it, without the item."""
+
+    uid: str
+    key: str  # the row_key of the row it was rendered from
+    text: str
+    start_us: int
+    series: frozenset[str]
+    cancelled_since: datetime | None
+    zone: str | None
+    years: tuple[int, int]
+
+
+def fragment(item: FeedItem, text: str, key: str) -> Fragment:
+    """The fragment of an item rendered to `text` from a row whose row_key was `key`."""
+    zone, years = next(iter(zones_used([item]).items()), (None, (0, 0)))
+    since = (item.cancelled_at or item.modified_at) if item.status == "CANCELLED" else None
+    start_us = (item.start_utc - _EPOCH) // _MICROSECOND
+    return Fragment(item.uid, key, text, start_us, frozenset(item.series), since, zone, years)
 
 
 def load(session: Session) -> dict[str, tuple[str, str]]:
@@ -34,17 +78,21 @@ def load(session: Session) -> dict[str, tuple[str, str]]:
     return {uid: (fp, text) for uid, fp, text in rows}
 
 
-def save(session: Session, entries: dict[str, tuple[str, str]], uids: Iterable[str]) -> int:
-    """Upsert the given UIDs' entries; safe when two publishers race (last writer wins)."""
-    rows = [{"uid": u, "fingerprint": entries[u][0], "vevent": entries[u][1]} for u in uids]
+def save(session: Session, entries: Iterable[tuple[str, Fragment]]) -> int:
+    """Upsert (fingerprint, fragment) entries; safe when two publishers race (last writer wins)."""
+    rows = [
+        {"uid": f.uid, "fingerprint": fp, "vevent": f.text, "row_key": f.key,
+         "start_us": f.start_us, "series": json.dumps(sorted(f.series)),
+         "cancelled_since": f.cancelled_since, "zone": f.zone,
+         "first_year": f.years[0] if f.zone else None, "last_year": f.years[1] if f.zone else None}
+        for fp, f in entries
+    ]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     for i in range(0, len(rows), _CHUNK):
         stmt = insert(FeedCacheEntry).values(rows[i : i + _CHUNK])
         stmt = stmt.on_conflict_do_update(
-            index_elements=["uid"],
-            set_={"fingerprint": stmt.excluded.fingerprint, "vevent": stmt.excluded.vevent},
-        )
+            index_elements=["uid"], set_={k: stmt.excluded[k] for k in rows[i] if k != "uid"})
         session.execute(stmt)
     return len(rows)
 
@@ -55,6 +103,79 @@ def prune(session: Session, stale: Iterable[str]) -> int:
     for i in range(0, len(uids), _CHUNK):
         session.execute(delete(FeedCacheEntry).where(FeedCacheEntry.uid.in_(uids[i : i + _CHUNK])))
     return len(uids)
+
+
+_FRAGMENT_COLUMNS = (FeedCacheEntry.row_key, FeedCacheEntry.vevent, FeedCacheEntry.start_us,
+                     FeedCacheEntry.series, FeedCacheEntry.cancelled_since, FeedCacheEntry.zone,
+                     FeedCacheEntry.first_year, FeedCacheEntry.last_year)
+
+
+def _with_entries(session: Session, columns: Iterable[Column]
+                  ) -> list[tuple[type[Event] | type[Deadline], Select[Any]]]:
+    """One SELECT per table of the rows members may see, each outer-joined to its cache entry
+    only where the entry's row_key equals the row's key now (compared by the database)."""
+    dialect = session.get_bind().dialect.name
+    queries: list[tuple[type[Event] | type[Deadline], Select[Any]]] = []
+    for is_deadline in (False, True):
+        table = Deadline if is_deadline else Event
+        fresh = and_(FeedCacheEntry.uid == table.uid,
+                     FeedCacheEntry.row_key == row_key(is_deadline, dialect))
+        query = visible_query(is_deadline, VISIBLE_TO_MEMBERS, [table.uid, *columns])
+        queries.append((table, query.outerjoin(FeedCacheEntry, fresh)))
+    return queries
+
+
+def stale_uids(session: Session) -> set[str]:
+    """UIDs of the rows members may see whose cache entry is missing or was rendered from
+    other values (or another RENDER_VERSION)."""
+    found: set[str] = set()
+    for _, query in _with_entries(session, []):
+        found.update(session.scalars(query.where(FeedCacheEntry.uid.is_(None))))
+    return found
+
+
+def fragments(session: Session, uids: Collection[str] | None = None
+              ) -> tuple[dict[str, Fragment], set[str]]:
+    """The fresh fragments of the rows members may see (or of `uids` among them), and the UIDs
+    of the others (no entry for the row as it is now). Each fragment's text and key come from
+    one statement, so a fragment is always that of its key."""
+    connection = session.connection()  # Core rows: no ORM loading machinery
+    found: dict[str, Fragment] = {}
+    stale: set[str] = set()
+    series: dict[str, frozenset[str]] = {}  # few distinct tag lists: parse each once
+    wanted = None if uids is None else sorted(uids)
+    for table, query in _with_entries(session, _FRAGMENT_COLUMNS):
+        chunks = [query] if wanted is None else [
+            query.where(table.uid.in_(wanted[i : i + _CHUNK]))
+            for i in range(0, len(wanted), _CHUNK)]
+        for chunk in chunks:
+            for row in connection.execute(chunk):
+                if row.row_key is None:
+                    stale.add(row.uid)
+                    continue
+                found[row.uid] = _fragment(row, series)
+    return found, stale
+
+
+def _fragment(row: AnyRow, series: dict[str, frozenset[str]]) -> Fragment:
+    tags = series.get(row.series)
+    if tags is None:
+        tags = series[row.series] = frozenset(json.loads(row.series))
+    years = (row.first_year, row.last_year) if row.zone is not None else (0, 0)
+    return Fragment(row.uid, row.row_key, row.vevent, row.start_us, tags, row.cancelled_since,
+                    row.zone, years)
+
+
+def keys(session: Session) -> dict[str, str]:
+    """{uid: row_key} of every row members may see, to find what changed since a load."""
+    dialect = session.get_bind().dialect.name
+    found: dict[str, str] = {}
+    for is_deadline in (False, True):
+        table = Deadline if is_deadline else Event
+        query = visible_query(is_deadline, VISIBLE_TO_MEMBERS,
+                              [table.uid, row_key(is_deadline, dialect)])
+        found.update((uid, key) for uid, key in session.execute(query))
+    return found
 
 
 class FeedGeneration(Base):

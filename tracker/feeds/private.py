@@ -12,7 +12,7 @@ import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from threading import Lock
 
@@ -20,16 +20,15 @@ from sqlalchemy.orm import Session
 
 from tracker.errors import ROW_ERRORS
 from tracker.feeds import cache as feedcache
+from tracker.feeds.cache import Fragment, fragment
 from tracker.feeds.render import (
     CALENDAR_END,
     FeedSettings,
     VeventCache,
     calendar_head,
-    hidden_from,
     render_calendar,
     renderable,
     vtimezone_parts,
-    zones_used,
 )
 from tracker.feeds.rows import (
     VISIBLE_TO_MEMBERS,
@@ -43,20 +42,6 @@ from tracker.feeds.rows import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """One item as the private feeds use it; `key` is its raw row, reused while unchanged."""
-
-    key: tuple[object, ...]
-    uid: str
-    start_utc: datetime
-    series: frozenset[str]
-    fingerprint: str
-    text: str
-    hidden_from: datetime | None
-    span: dict[str, tuple[int, int]]  # zone -> (first, last) local year; empty when all-day
 
 
 @dataclass(frozen=True)
@@ -100,9 +85,13 @@ class PrivateFeeds:
     and kept (LRU, bounded in bytes) until the data generation moves (one primary-key read per
     request, see tracker.feedcache.FeedGeneration) or a cancelled item in it ages out.
 
-    When the generation moves, rows are re-read column by column without result types and only
-    those whose raw values changed are turned into items and rendered; bodies of series sets
-    that no changed item touches are kept. Each `tracker serve` process holds its own copy.
+    The items come from the cache table that publishing fills (tracker.feeds.cache): the
+    database hands over the fragments whose row is unchanged since they were rendered, so the
+    first request after a start builds no item. Rows without a fresh entry (changed since the
+    last publish, or never published) are rendered here, in memory: a server never writes.
+    When the generation moves, each row's key is compared with the one held, and only changed
+    rows are fetched again; bodies of series sets that no changed item touches are kept.
+    Each `tracker serve` process holds its own copy.
     """
 
     def __init__(self, settings: FeedSettings, max_bytes: int = 256 * 1024 * 1024) -> None:
@@ -110,8 +99,8 @@ class PrivateFeeds:
         self.max_bytes = max_bytes
         self.generation: int | None = None
         self.loaded = False
-        self.entries: dict[str, _Entry] = {}
-        self.order: list[_Entry] = []
+        self.entries: dict[str, Fragment] = {}
+        self.order: list[Fragment] = []
         self.bodies: OrderedDict[frozenset[str], _SetBody] = OrderedDict()
         self.stats = {"reloads": 0, "rendered": 0, "bodies_built": 0}
         self._lock = Lock()
@@ -133,44 +122,48 @@ class PrivateFeeds:
 
     def _reload(self, session: Session) -> None:
         current = feedcache.generation(session)  # read first: rows are at least this new
-        raw = {(d, r.uid): tuple(r) for d, r in item_rows(session, VISIBLE_TO_MEMBERS, raw=True)}
-        changed = {uid for (d, uid), key in raw.items()
-                   if (e := self.entries.get(uid)) is None or e.key != key}
-        gone = set(self.entries) - {uid for _, uid in raw}
-        if changed:
-            many = len(changed) > 1000
-            rows = item_rows(session, VISIBLE_TO_MEMBERS, uids=None if many else changed)
-            recurring = row_changes(session, [r.uid for d, r in rows if not d and r.rrule])
-            rendered = VeventCache(feedcache.load(session) if many else {
-                u: (self.entries[u].fingerprint, self.entries[u].text)
-                for u in changed if u in self.entries})
+        if self.loaded:
+            keys = feedcache.keys(session)
+            changed: set[str] | None = {uid for uid, key in keys.items()
+                                        if (e := self.entries.get(uid)) is None or e.key != key}
+            gone = set(self.entries) - set(keys)
+        else:
+            changed, gone = None, set()
+        many = changed is None or len(changed) > 1000
+        found, stale = feedcache.fragments(session, None if many else changed)
+        if changed is None:
+            changed = set(found) | stale
+        found = {uid: f for uid, f in found.items() if uid in changed}
+        found |= self._render(session, stale & changed)
         touched: set[str] = set()
         for uid in gone | changed:
             old = self.entries.pop(uid, None)
             touched |= old.series if old else set()
-        if changed:
-            for is_deadline, row in rows:
-                key = raw.get((is_deadline, row.uid))
-                if row.uid not in changed or key is None:
-                    continue
-                try:
-                    item = item_from_row(is_deadline, row, recurring.get(row.uid, ()))
-                    entry = _Entry(
-                        key, item.uid, item.start_utc, frozenset(item.series), item.fingerprint,
-                        rendered.text(item), hidden_from(item, self.settings), zones_used([item]))
-                except ROW_ERRORS as exc:  # one unrenderable row costs itself, not the feed
-                    log.warning("left out of private feeds: %s cannot be rendered (%s)",
-                                row.uid, exc)
-                    continue
-                self.entries[item.uid] = entry
-                touched |= set(item.series)
-            self.stats["rendered"] += len(rendered.dirty)
-        self.order = sorted(self.entries.values(), key=lambda e: (e.start_utc, e.uid))
+        for uid, new in found.items():
+            self.entries[uid] = new
+            touched |= new.series
+        self.order = sorted(self.entries.values(), key=lambda e: (e.start_us, e.uid))
         for series in list(self.bodies):  # "all" (empty set) shows every item
             if not series or series & touched:
                 del self.bodies[series]
         self.generation, self.loaded = current, True
         self.stats["reloads"] += 1
+
+    def _render(self, session: Session, uids: set[str]) -> dict[str, Fragment]:
+        """Fragments of rows without a fresh cache entry, rendered here and kept in memory."""
+        rows = item_rows(session, VISIBLE_TO_MEMBERS, uids=uids, key=True) if uids else []
+        recurring = row_changes(session, [r.uid for d, r in rows if not d and r.rrule])
+        rendered = VeventCache()
+        made: dict[str, Fragment] = {}
+        for is_deadline, row in rows:
+            try:
+                item = item_from_row(is_deadline, row, recurring.get(row.uid, ()))
+                made[item.uid] = fragment(item, rendered.text(item), row.row_key)
+            except ROW_ERRORS as exc:  # one unrenderable row costs itself, not the feed
+                log.warning("left out of private feeds: %s cannot be rendered (%s)",
+                            row.uid, exc)
+        self.stats["rendered"] += len(rendered.dirty)
+        return made
 
     def _body(self, series: frozenset[str], now: datetime) -> _SetBody:
         body = self.bodies.get(series)
@@ -179,12 +172,13 @@ class PrivateFeeds:
             return body
         since: datetime | None = None
         until: datetime | None = None
-        shown: list[_Entry] = []
+        grace = timedelta(days=self.settings.cancelled_days)
+        shown: list[Fragment] = []
         for entry in self.order:
             if series and series.isdisjoint(entry.series):
                 continue
-            gone = entry.hidden_from
-            if gone is not None:
+            if entry.cancelled_since is not None:
+                gone = entry.cancelled_since + grace  # as render.hidden_from has it
                 if gone <= now:
                     since = gone if since is None else max(since, gone)
                     continue
@@ -192,9 +186,11 @@ class PrivateFeeds:
             shown.append(entry)
         years: dict[str, tuple[int, int]] = {}
         for entry in shown:
-            for zone, (lo, hi) in entry.span.items():
-                old = years.get(zone)
-                years[zone] = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
+            if entry.zone is None:
+                continue
+            lo, hi = entry.years
+            old = years.get(entry.zone)
+            years[entry.zone] = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
         text = "".join(vtimezone_parts(years) + [e.text for e in shown])
         data = text.encode("utf-8")
         body = _SetBody(data, hashlib.sha256(data).digest(), since, until)

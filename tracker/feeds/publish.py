@@ -9,7 +9,10 @@ Public feeds (visibility "public" only; "members" and "private" never appear in 
 A member's private feed (served, not written) holds public and members-only items of the
 series the member follows (no series = all). Rendered VEVENTs are cached per item in the
 ``feed_cache`` table, so a publish of unchanged items is a concatenation, and a file is only
-replaced when its bytes differ (its mtime, ETag and Last-Modified then stay put).
+replaced when its bytes differ (its mtime, ETag and Last-Modified then stay put). Publishing
+also renders and stores the members-only items, each entry with the key of the row it came
+from, so `tracker serve` concatenates members' feeds from the table without rendering (and
+without writing: a server only reads the cache).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.errors import OperationalError
+from tracker.errors import ROW_ERRORS, OperationalError
 from tracker.feeds import cache as feedcache
 from tracker.feeds.render import (
     FeedItem,
@@ -35,7 +38,7 @@ from tracker.feeds.render import (
     render_calendar,
     renderable,
 )
-from tracker.feeds.rows import load_items
+from tracker.feeds.rows import VISIBLE_TO_MEMBERS, item_from_row, item_rows, load_items, row_changes
 from tracker.records.models import Deadline, Event
 
 log = logging.getLogger(__name__)
@@ -127,6 +130,7 @@ def render_public(session: Session, settings: FeedSettings, now: datetime) -> Re
     A row that cannot be rendered is left out of every feed and reported (by UID, in the log and
     in `skipped`); the others are published."""
     skipped: Skipped = []
+    stale = feedcache.stale_uids(session)
     cache = VeventCache(feedcache.load(session))
     items = renderable(load_items(session, skipped=skipped), cache, skipped)
     for uid, why in skipped:
@@ -135,7 +139,7 @@ def render_public(session: Session, settings: FeedSettings, now: datetime) -> Re
         name: render_calendar(feed_items, settings, now, name=title, cache=cache)
         for name, (title, feed_items) in public_feeds(items, settings).items()
     }
-    _store_cache(session, cache)
+    _store_cache(session, cache, stale | cache.dirty)
     return RenderedFeeds(feeds, len(cache.dirty), skipped)
 
 
@@ -157,10 +161,27 @@ def write_public(rendered: RenderedFeeds, out: Path) -> PublishResult:
     return PublishResult(files, rendered.rendered, rendered.skipped)
 
 
-def _store_cache(session: Session, cache: VeventCache) -> None:
-    """Save new renderings; drop entries of items no public feed shows any more."""
-    if cache.dirty:
-        feedcache.save(session, dict(cache.entries), cache.dirty)
+def _store_cache(session: Session, cache: VeventCache, uids: set[str]) -> None:
+    """Store the entries of these UIDs (rendering the members-only ones), each with the key of
+    the row it is rendered from; drop entries of deleted items.
+
+    On PostgreSQL each statement sees the latest commits, so the key is read in the same
+    statement as the values the item is built from; a recurring event's changed occurrences
+    come a statement later, so at worst an entry's text is newer than its key, and a server
+    then finds the key outdated and renders that row itself: never an older text for a newer
+    row. A row that cannot be rendered gets no entry."""
+    wanted = None if len(uids) > 2000 else uids  # a few by UID, or all of them in one read
+    rows = [(is_deadline, row) for is_deadline, row
+            in item_rows(session, VISIBLE_TO_MEMBERS, uids=wanted, key=True) if row.uid in uids]
+    recurring = row_changes(session, [r.uid for d, r in rows if not d and r.rrule])
+    entries: list[tuple[str, feedcache.Fragment]] = []
+    for is_deadline, row in rows:
+        try:
+            item = item_from_row(is_deadline, row, recurring.get(row.uid, ()))
+            entries.append((item.fingerprint, feedcache.fragment(item, cache.text(item), row.row_key)))
+        except ROW_ERRORS as exc:  # left out of public feeds and reported already, if public
+            log.warning("not cached for private feeds: %s cannot be rendered (%s)", row.uid, exc)
+    feedcache.save(session, entries)
     # Private feeds share the table, so only prune items that no longer exist at all.
     stale = set(cache.entries) - _all_uids(session)
     if stale:

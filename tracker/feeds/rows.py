@@ -11,13 +11,26 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, TypeAlias
 
-from sqlalchemy import JSON, Row, String, select, type_coerce
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    Text,
+    cast,
+    func,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.types import NullType, TypeDecorator
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
+from sqlalchemy.types import TypeDecorator
 
 from tracker.errors import ROW_ERRORS
 from tracker.feeds.render import (
+    RENDER_VERSION,
     FeedItem,
     FeedSettings,
     Skipped,
@@ -29,6 +42,7 @@ from tracker.records.recurrence import Change
 
 VISIBLE_TO_MEMBERS = ("public", "members")
 AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"  # a Core row of any columns
+Column: TypeAlias = "ColumnElement[Any] | QueryableAttribute[Any]"  # what select() takes
 
 
 def load_items(session: Session, visibilities: Iterable[str] = ("public",),
@@ -99,25 +113,26 @@ DEADLINE_COLUMNS = {c.key: c for c in (
 
 
 def item_rows(
-    session: Session, visibilities: Iterable[str], raw: bool = False, uids: Iterable[str] | None = None
+    session: Session, visibilities: Iterable[str], uids: Iterable[str] | None = None,
+    key: bool = False,
 ) -> list[tuple[bool, AnyRow]]:
-    """(is_deadline, row) for every event and deadline shown to members, column by column.
+    """(is_deadline, row) for every event and deadline of these visibilities, column by column.
 
-    `raw` skips the result types (datetimes stay as the driver returns them): a cheap
-    fingerprint of a row, compared to find what changed. `uids` limits the read.
+    `uids` limits the read. `key` adds the row's `row_key`, read in the same statement as the
+    values it stands for.
     """
     vis = tuple(visibilities)
     wanted = None if uids is None else sorted(uids)
     rows: list[tuple[bool, AnyRow]] = []
     connection = session.connection()  # Core rows: no ORM loading machinery
+    dialect = connection.dialect.name
     for is_deadline, columns in ((False, EVENT_COLUMNS), (True, DEADLINE_COLUMNS)):
         table = Deadline if is_deadline else Event
-        cols = [type_coerce(c, NullType()).label(k) if raw
-                else type_coerce(c, _Tags()).label(k) if isinstance(c.type, JSON)
-                else c.label(k) for k, c in columns.items()]
-        query = select(*cols).where(table.visibility.in_(vis))
-        if is_deadline:
-            query = query.outerjoin(_EVENT, Deadline.event_id == _EVENT.id)
+        cols: list[Column] = [type_coerce(c, _Tags()).label(k) if isinstance(c.type, JSON)
+                              else c.label(k) for k, c in columns.items()]
+        if key:
+            cols.append(row_key(is_deadline, dialect).label("row_key"))
+        query = visible_query(is_deadline, vis, cols)
         if wanted is None:
             rows += [(is_deadline, r) for r in connection.execute(query)]
             continue
@@ -125,6 +140,40 @@ def item_rows(
             chunk = query.where(table.uid.in_(wanted[i : i + 500]))
             rows += [(is_deadline, r) for r in connection.execute(chunk)]
     return rows
+
+
+def visible_query(is_deadline: bool, visibilities: tuple[str, ...],
+                  columns: Iterable[Column]) -> Select[Any]:
+    """SELECT `columns` of the events (or deadlines) of these visibilities; a deadline is
+    outer-joined to its event, whose columns DEADLINE_COLUMNS and `row_key` read."""
+    table = Deadline if is_deadline else Event
+    query = select(*columns).where(table.visibility.in_(visibilities))
+    if is_deadline:
+        query = query.outerjoin(_EVENT, Deadline.event_id == _EVENT.id)
+    return query
+
+
+def row_key(is_deadline: bool, dialect: str) -> ColumnElement[str]:
+    """Everything an `item_rows` row shows, as one value the database computes: a JSON array
+    of RENDER_VERSION, the row's columns and (events) its changed occurrences; its md5 on
+    PostgreSQL. Equal keys mean an equal item, so a VEVENT cached with the key of the row it
+    was rendered from (tracker.feeds.cache) is used without building the item, and a row
+    changed in any column (even by hand) no longer matches. For `visible_query` selects.
+    """
+    json_array = func.json_build_array if dialect == "postgresql" else func.json_array
+    values: list[Column] = [cast(RENDER_VERSION, String)]
+    values += (DEADLINE_COLUMNS if is_deadline else EVENT_COLUMNS).values()
+    if not is_deadline:
+        change = json_array(OccurrenceChange.original_utc, OccurrenceChange.cancelled,
+                            OccurrenceChange.start_utc, OccurrenceChange.end_utc,
+                            OccurrenceChange.modified_at)
+        changes = (func.json_agg(aggregate_order_by(change, OccurrenceChange.original_utc))
+                   if dialect == "postgresql" else func.json_group_array(change))  # PK order
+        values.append(select(changes).where(OccurrenceChange.event_id == Event.id)
+                      .scalar_subquery())
+    if dialect == "postgresql":
+        return func.md5(cast(json_array(*values), Text))
+    return type_coerce(json_array(*values), Text)
 
 
 class _Tags(TypeDecorator[tuple[str, ...]]):
