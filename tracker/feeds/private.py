@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from threading import Lock
 
 from sqlalchemy.orm import Session
@@ -104,6 +105,10 @@ class PrivateFeeds:
         self.bodies: OrderedDict[frozenset[str], _SetBody] = OrderedDict()
         self.stats = {"reloads": 0, "rendered": 0, "bodies_built": 0}
         self._lock = Lock()
+        # Every body has VTIMEZONEs, which tracker.feeds.vtimezone builds with the `ical`
+        # package's TZif reader, imported on first use (~0.06 s; the CLI never pays it): a
+        # server pays it while starting, not during its first feed request.
+        import ical.tzif.tzif  # noqa: F401
 
     def feed(self, session: Session, token: str, now: datetime) -> PrivateFeed | None:
         """The feed behind `token`; None when no active member has it. Bytes equal member_feed."""
@@ -122,30 +127,29 @@ class PrivateFeeds:
 
     def _reload(self, session: Session) -> None:
         current = feedcache.generation(session)  # read first: rows are at least this new
-        if self.loaded:
-            keys = feedcache.keys(session)
-            changed: set[str] | None = {uid for uid, key in keys.items()
-                                        if (e := self.entries.get(uid)) is None or e.key != key}
-            gone = set(self.entries) - set(keys)
+        if not self.loaded:  # every row: from the cache where fresh, else rendered here
+            found, stale = feedcache.fragments(session)
+            self.entries = found | self._render(session, stale)
+            self.bodies.clear()
         else:
-            changed, gone = None, set()
-        many = changed is None or len(changed) > 1000
-        found, stale = feedcache.fragments(session, None if many else changed)
-        if changed is None:
-            changed = set(found) | stale
-        found = {uid: f for uid, f in found.items() if uid in changed}
-        found |= self._render(session, stale & changed)
-        touched: set[str] = set()
-        for uid in gone | changed:
-            old = self.entries.pop(uid, None)
-            touched |= old.series if old else set()
-        for uid, new in found.items():
-            self.entries[uid] = new
-            touched |= new.series
-        self.order = sorted(self.entries.values(), key=lambda e: (e.start_us, e.uid))
-        for series in list(self.bodies):  # "all" (empty set) shows every item
-            if not series or series & touched:
-                del self.bodies[series]
+            keys = feedcache.keys(session)
+            changed = {uid for uid, key in keys.items()
+                       if (e := self.entries.get(uid)) is None or e.key != key}
+            gone = set(self.entries) - set(keys)
+            found, stale = feedcache.fragments(session, None if len(changed) > 1000 else changed)
+            found = {uid: f for uid, f in found.items() if uid in changed}
+            found |= self._render(session, stale & changed)
+            touched: set[str] = set()
+            for uid in gone | changed:
+                old = self.entries.pop(uid, None)
+                touched |= old.series if old else set()
+            for uid, new in found.items():
+                self.entries[uid] = new
+                touched |= new.series
+            for series in list(self.bodies):  # "all" (empty set) shows every item
+                if not series or series & touched:
+                    del self.bodies[series]
+        self.order = sorted(self.entries.values(), key=attrgetter("start_us", "uid"))
         self.generation, self.loaded = current, True
         self.stats["reloads"] += 1
 

@@ -86,9 +86,8 @@ def _read_tzif(key: str) -> TimezoneInfo:
     The system tzdata and the tzdata package can be different releases (Morocco's rules differ
     between 2025b and 2026f); the VTIMEZONE must match the zoneinfo we compute instants with.
     """
-    # Imported here, not at the top: the `ical` package's TZif models take ~0.25 s to import,
+    # Imported here, not at the top: the `ical` package's TZif models take ~0.05 s to import,
     # which every `tracker` command would pay although only rendering a feed needs them.
-    from ical.tzif import timezoneinfo
     from ical.tzif.tzif import read_tzif
 
     ZoneInfo(key)  # refuses names that are not zones (and paths)
@@ -97,6 +96,10 @@ def _read_tzif(key: str) -> TimezoneInfo:
         if os.path.isfile(path):
             with open(path, "rb") as handle:
                 return read_tzif(handle.read())
+    # Only now: importing ical's timezoneinfo reads every zone there is (~0.2 s, more on a
+    # busy machine), which a server's first feed would otherwise wait for.
+    from ical.tzif import timezoneinfo
+
     return timezoneinfo.read(key)
 
 
