@@ -1,20 +1,22 @@
 """Private feed benchmark: GET /feeds/<token>.ics over real HTTP, cached bodies vs the old path.
 
 Run: .venv/bin/python -m bench.private_feed_bench [--events N] [--deadlines N] [--runs N]
-(defaults 10,000 events + 20,000 deadlines, every tenth event members-only, 3 runs: about two
-and a half minutes, most of it the baseline's requests and the one `tracker publish` that fills
-the VEVENT cache table).
+(defaults 10,000 events + 20,000 deadlines, every tenth event members-only, 3 runs: about four
+minutes, most of it the baseline's requests and the publishes that fill the VEVENT cache table).
 
 Each server is `tracker.serve.create_app` under uvicorn in its own process on a loopback port
-(the same data, the clock fixed at NOW). The publish before the runs fills the per-item cache
-with every item members may see (public and members-only), so a new server's first request
-concatenates cached fragments; after the first run one event (and its deadlines) has changed
-since that publish, so later first requests also render those few rows themselves. "baseline" is the request path before the cache:
-`tracker.feeds.private.member_feed` (every item loaded through the ORM, the in-process VEVENT cache
-warm) with the sha256 ETag of the whole bytes, as serve.py did. Figures are medians over --runs
-fresh servers (5 warm requests each for the cached server, 1 for the slow baseline), timed
-by the client (connect, request, read the whole body); ratios are
-baseline / cached. The bodies of both servers are compared byte for byte.
+(the same data, the clock fixed at NOW). Publishing fills the per-item cache with every item
+members may see (public and members-only), so a new server's first request concatenates cached
+fragments. "cache filled by publish": a fresh server's first request with nothing changed since
+the last publish (the server reads the table as it is). "one item changed since": the first
+request of a server started after an event (so also its deadlines) changed and before the next
+publish (the database compares each row's key with its entry's; the server renders the changed
+rows itself). "baseline" is the request path before the cache:
+`tracker.feeds.private.member_feed` (every item loaded through the ORM, the in-process VEVENT
+cache warm) with the sha256 ETag of the whole bytes, as serve.py did. Figures are medians over
+--runs fresh servers (5 warm requests each for the cached server, 1 for the slow baseline),
+timed by the client (connect, request, read the whole body); ratios are baseline / cached.
+The bodies of both servers are compared byte for byte.
 """
 
 from __future__ import annotations
@@ -154,29 +156,43 @@ def timed(fn: Callable[[], T]) -> tuple[float, T]:
     return time.perf_counter() - start, result
 
 
-def change_one_item(url: str, run: int) -> None:
+def change_one_item(url: str, label: str, run: int) -> None:
     """The secretary retitles one event (its deadlines' descriptions change with it)."""
     with session_scope(url) as s:
         s.execute(update(Event).where(Event.id == "e7").values(
-            title=f"Session 7 moved ({run})", sequence=run + 1,
+            title=f"Session 7 moved ({label})", sequence=run + 1,
             modified_at=NOW - timedelta(minutes=30 - run)))
 
 
-Timing = Literal["cold", "set_cold", "warm", "changed", "304"]
+Timing = Literal["cold", "cold_stale", "set_cold", "warm", "changed", "304"]
 # Medians in seconds (the `Timing` keys), requests per second, the bodies by member token;
 # written the functional way because "304" is not an identifier.
 Measured = TypedDict("Measured", {
-    "cold": float, "set_cold": float, "warm": float, "changed": float, "304": float,
-    "rps": float, "rps304": float, "bodies": dict[str, bytes]})
+    "cold": float, "cold_stale": float, "set_cold": float, "warm": float, "changed": float,
+    "304": float, "rps": float, "rps304": float, "bodies": dict[str, bytes]})
+
+
+def first_request(kind: str, url: str, folder: Path) -> float:
+    """A fresh server's first request for the all-series feed, in seconds."""
+    server = Server(kind, url, folder)
+    try:
+        return timed(partial(server.get, ALL))[0]
+    finally:
+        server.stop()
 
 
 def measure(kind: str, url: str, folder: Path, runs: int, repeats: int,
             rps_requests: int) -> Measured:
-    """`runs` fresh servers; `repeats` warm and 304 requests each (the baseline's take seconds)."""
-    cold, set_cold, warm, changed, not_modified = [], [], [], [], []
+    """`runs` fresh servers; `repeats` warm and 304 requests each (the baseline's take seconds).
+
+    Each run publishes first (the cache then holds every item as it is, as after `tracker
+    publish` or a scheduler's round), and ends with one more fresh server started after an
+    item changed and before the next publish (its first request renders that item itself)."""
+    cold, cold_stale, set_cold, warm, changed, not_modified = [], [], [], [], [], []
     bodies: dict[str, bytes] = {}
     rps = rps304 = 0.0
     for run in range(runs):
+        publish(bench_config(url, folder), NOW)
         server = Server(kind, url, folder)
         try:
             seconds, got = timed(partial(server.get, ALL))
@@ -190,7 +206,7 @@ def measure(kind: str, url: str, folder: Path, runs: int, repeats: int,
             for _ in range(repeats):
                 seconds, _ = timed(partial(server.get, ALL, etag))
                 not_modified.append(seconds)
-            change_one_item(url, run)
+            change_one_item(url, f"{kind} {run}", run)
             seconds, got = timed(partial(server.get, ALL))
             changed.append(seconds)
             if run < runs - 1:
@@ -207,8 +223,10 @@ def measure(kind: str, url: str, folder: Path, runs: int, repeats: int,
             rps304 = rps_requests / (time.perf_counter() - start)
         finally:
             server.stop()
+        cold_stale.append(first_request(kind, url, folder))
     med = statistics.median
-    return {"cold": med(cold), "set_cold": med(set_cold), "warm": med(warm),
+    return {"cold": med(cold), "cold_stale": med(cold_stale), "set_cold": med(set_cold),
+            "warm": med(warm),
             "changed": med(changed), "304": med(not_modified), "rps": rps, "rps304": rps304,
             "bodies": bodies}
 
@@ -244,6 +262,7 @@ def main() -> None:
     print(f"  {'':56} {'baseline':>10} {'cached':>10} {'ratio':>8}")
     rows: list[tuple[str, Timing]] = [
         ("first request after start, cache filled by publish (all)", "cold"),
+        ("first request after start, one item changed since (all)", "cold_stale"),
         ("first request of another series set (csw)", "set_cold"),
         ("repeated request (all)", "warm"),
         ("repeated request, If-None-Match -> 304", "304"),

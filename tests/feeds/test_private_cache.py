@@ -24,6 +24,7 @@ from tests.helpers.feeds import (
 )
 from tracker.config import Config
 from tracker.db.engine import session_scope
+from tracker.feeds import cache as feedcache
 from tracker.feeds import rows
 from tracker.feeds.cache import FeedCacheEntry
 from tracker.feeds.private import PrivateFeeds
@@ -78,6 +79,7 @@ def test_a_server_started_after_publish_renders_nothing(tmp_path: Path, db_url: 
     feeds = PrivateFeeds(FeedSettings.from_config(config))
     assert_every_feed_equals_the_reference(feeds, config)
     assert feeds.stats["rendered"] == 0 and feeds.stats["reloads"] == 1
+    assert feeds.stats["from_publish"] == 1  # nothing changed since: the table as it is
 
 
 def test_a_server_on_an_unpublished_database_renders_every_item(tmp_path: Path,
@@ -133,6 +135,10 @@ def _delete(s: Session) -> None:
     ev.delete_event(s, "members-briefing")
 
 
+def _members_to_private(s: Session) -> None:
+    ev.edit_event(s, "members-csw", ev.EventInput(visibility="private"), now=LATER)
+
+
 # (change, UIDs a server must render itself afterwards)
 CHANGES: dict[str, tuple[Callable[[Session], object], set[str]]] = {
     "edit": (_edit_title, {"ny-before.event"}),
@@ -144,6 +150,7 @@ CHANGES: dict[str, tuple[Callable[[Session], object], set[str]]] = {
     "occurrence-by-hand": (_occurrence_row_only, {"informal.event"}),
     "title-by-hand": (_by_hand, {"csw-statement.deadline"}),
     "delete": (_delete, set()),
+    "members-to-private": (_members_to_private, set()),
 }
 
 
@@ -164,12 +171,13 @@ def test_a_change_after_publish_is_rendered_by_the_server_never_served_stale(
     for feeds in (running, started):
         assert_every_feed_equals_the_reference(feeds, config)
         assert feeds.stats["rendered"] == len(changed)
+    assert started.stats["from_publish"] == 0  # the generation moved since the publish
     assert cache_rows(db_url) == before  # the servers only read the cache
     result = publish(config, NOW)  # publishing refreshes the changed entries
     assert result.rendered == len(changed)
     again = PrivateFeeds(FeedSettings.from_config(config))
     assert_every_feed_equals_the_reference(again, config)
-    assert again.stats["rendered"] == 0
+    assert again.stats["rendered"] == 0 and again.stats["from_publish"] == 1
 
 
 def test_changed_rows_are_found_by_key_not_by_the_rendered_count(tmp_path: Path,
@@ -194,7 +202,8 @@ def test_a_new_render_version_makes_every_entry_stale(
     fill_with_recurring(db_url)
     config = make_config(tmp_path, db_url)
     publish(config, NOW)
-    monkeypatch.setattr(rows, "RENDER_VERSION", "next")
+    for module in (rows, feedcache):
+        monkeypatch.setattr(module, "RENDER_VERSION", "next")
     feeds = PrivateFeeds(FeedSettings.from_config(config))
     assert_every_feed_equals_the_reference(feeds, config)
     with session_scope(db_url) as s:

@@ -13,17 +13,17 @@ whose row changed since (or that was never stored) is simply not returned (`frag
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Integer, Select, String, Text, and_, delete, select
+from sqlalchemy import BigInteger, Integer, Select, String, Text, and_, delete, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tracker.db.base import Base
-from tracker.feeds.render import FeedItem, zones_used
+from tracker.feeds.render import RENDER_VERSION, FeedItem, zones_used
 from tracker.feeds.rows import VISIBLE_TO_MEMBERS, Column, row_key, visible_query
 from tracker.records.models import Deadline, Event
 
@@ -39,14 +39,27 @@ class FeedCacheEntry(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     vevent: Mapped[str] = mapped_column(Text)
     row_key: Mapped[str] = mapped_column(Text)  # tracker.feeds.rows.row_key when rendered
-    # The start instant (UTC) in microseconds since 1970: the feeds' sort key, read as an int.
-    start_us: Mapped[int] = mapped_column(BigInteger)
+    # Instants as UTC microseconds since 1970: 30,000 of them are read per server start, and
+    # an int needs no conversion (a datetime column costs a Python call per row).
+    start_us: Mapped[int] = mapped_column(BigInteger)  # the start: the feeds' sort key
     series: Mapped[str] = mapped_column(Text)  # JSON list of the item's series tags
     # A cancelled item's grace period starts here (render.hidden_from adds cancelled_days).
-    cancelled_since: Mapped[datetime | None]
+    cancelled_us: Mapped[int | None] = mapped_column(BigInteger)
     zone: Mapped[str | None] = mapped_column(String(64))  # None: all-day (no VTIMEZONE)
     first_year: Mapped[int | None] = mapped_column(Integer)  # local years the VTIMEZONE covers
     last_year: Mapped[int | None] = mapped_column(Integer)
+
+
+class FeedCacheState(Base):
+    """One row: the data generation (FeedGeneration) the whole cache reflects, written by the
+    publish that made it so. While the generation has not moved since, every row members may
+    see has a fresh entry and no other entry exists, so a server reads the table as it is."""
+
+    __tablename__ = "feed_cache_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    render_version: Mapped[str] = mapped_column(String(32))  # rows.RENDER_VERSION
 
 
 class Fragment(NamedTuple):
@@ -66,8 +79,12 @@ def fragment(item: FeedItem, text: str, key: str) -> Fragment:
     """The fragment of an item rendered to `text` from a row whose row_key was `key`."""
     zone, years = next(iter(zones_used([item]).items()), (None, (0, 0)))
     since = (item.cancelled_at or item.modified_at) if item.status == "CANCELLED" else None
-    start_us = (item.start_utc - _EPOCH) // _MICROSECOND
-    return Fragment(item.uid, key, text, start_us, frozenset(item.series), since, zone, years)
+    return Fragment(item.uid, key, text, _micros(item.start_utc), frozenset(item.series), since,
+                    zone, years)
+
+
+def _micros(utc: datetime) -> int:
+    return (utc - _EPOCH) // _MICROSECOND
 
 
 def load(session: Session) -> dict[str, tuple[str, str]]:
@@ -83,7 +100,8 @@ def save(session: Session, entries: Iterable[tuple[str, Fragment]]) -> int:
     rows = [
         {"uid": f.uid, "fingerprint": fp, "vevent": f.text, "row_key": f.key,
          "start_us": f.start_us, "series": json.dumps(sorted(f.series)),
-         "cancelled_since": f.cancelled_since, "zone": f.zone,
+         "cancelled_us": None if f.cancelled_since is None else _micros(f.cancelled_since),
+         "zone": f.zone,
          "first_year": f.years[0] if f.zone else None, "last_year": f.years[1] if f.zone else None}
         for fp, f in entries
     ]
@@ -97,6 +115,33 @@ def save(session: Session, entries: Iterable[tuple[str, Fragment]]) -> int:
     return len(rows)
 
 
+def mark_published(session: Session, generation: int) -> None:
+    """Record that the cache now reflects data `generation` (read before any row was)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(FeedCacheState).values(id=1, generation=generation,
+                                         render_version=RENDER_VERSION)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["id"], set_={"generation": generation, "render_version": RENDER_VERSION}))
+
+
+def published_fragments(session: Session, current: int) -> dict[str, Fragment] | None:
+    """Every entry, when the cache reflects data generation `current` (so no row changed since
+    the publish that filled it); None otherwise. The mark is read again in the statement that
+    reads the entries: a publish committing meanwhile cannot pair its entries with another mark."""
+    mark = select(FeedCacheState.generation, FeedCacheState.render_version).where(
+        FeedCacheState.id == 1)
+    if tuple(session.execute(mark).one_or_none() or ()) != (current, RENDER_VERSION):
+        return None  # checked first: no use reading 30,000 entries that will not do
+    query = mark.add_columns(FeedCacheEntry.uid, *_FRAGMENT_COLUMNS).outerjoin(
+        FeedCacheEntry, true())
+    rows = session.connection().execute(query).all()
+    if not rows or tuple(rows[0][:2]) != (current, RENDER_VERSION):
+        return None
+    parsed: dict[str, frozenset[str]] = {}
+    return {row[2]: _fragment(row[2:], parsed) for row in rows if row[2] is not None}
+
+
 def prune(session: Session, stale: Iterable[str]) -> int:
     """Drop entries of items that no longer appear in any feed."""
     uids = sorted(stale)
@@ -106,7 +151,7 @@ def prune(session: Session, stale: Iterable[str]) -> int:
 
 
 _FRAGMENT_COLUMNS = (FeedCacheEntry.row_key, FeedCacheEntry.vevent, FeedCacheEntry.start_us,
-                     FeedCacheEntry.series, FeedCacheEntry.cancelled_since, FeedCacheEntry.zone,
+                     FeedCacheEntry.series, FeedCacheEntry.cancelled_us, FeedCacheEntry.zone,
                      FeedCacheEntry.first_year, FeedCacheEntry.last_year)
 
 
@@ -142,24 +187,30 @@ def fragments(session: Session, uids: Collection[str] | None = None
     connection = session.connection()  # Core rows: no ORM loading machinery
     found: dict[str, Fragment] = {}
     stale: set[str] = set()
-    parsed: dict[str, frozenset[str]] = {}  # few distinct tag lists: parse each once
+    parsed: dict[str, frozenset[str]] = {}
     wanted = None if uids is None else sorted(uids)
     for table, query in _with_entries(session, _FRAGMENT_COLUMNS):
         chunks = [query] if wanted is None else [
             query.where(table.uid.in_(wanted[i : i + _CHUNK]))
             for i in range(0, len(wanted), _CHUNK)]
-        for chunk in chunks:  # 30,000 rows: unpacked tuples, no attribute lookups
-            for uid, key, text, start_us, series, since, zone, first, last in (
-                    connection.execute(chunk).all()):
-                if key is None:
-                    stale.add(uid)
-                    continue
-                tags = parsed.get(series)
-                if tags is None:
-                    tags = parsed[series] = frozenset(json.loads(series))
-                years = (first, last) if zone is not None else (0, 0)
-                found[uid] = Fragment(uid, key, text, start_us, tags, since, zone, years)
+        for chunk in chunks:
+            for row in connection.execute(chunk).all():
+                if row[1] is None:  # no entry with the row's key now
+                    stale.add(row[0])
+                else:
+                    found[row[0]] = _fragment(row, parsed)
     return found, stale
+
+
+def _fragment(row: Sequence[Any], parsed: dict[str, frozenset[str]]) -> Fragment:
+    """A fragment from (uid, *_FRAGMENT_COLUMNS); `parsed` caches the few distinct tag lists."""
+    uid, key, text, start_us, series, cancelled_us, zone, first, last = row
+    tags = parsed.get(series)
+    if tags is None:
+        tags = parsed[series] = frozenset(json.loads(series))
+    since = None if cancelled_us is None else _EPOCH + cancelled_us * _MICROSECOND
+    return Fragment(uid, key, text, start_us, tags, since, zone,
+                    (first, last) if zone is not None else (0, 0))
 
 
 def keys(session: Session) -> dict[str, str]:

@@ -86,13 +86,14 @@ class PrivateFeeds:
     and kept (LRU, bounded in bytes) until the data generation moves (one primary-key read per
     request, see tracker.feedcache.FeedGeneration) or a cancelled item in it ages out.
 
-    The items come from the cache table that publishing fills (tracker.feeds.cache): the
-    database hands over the fragments whose row is unchanged since they were rendered, so the
-    first request after a start builds no item. Rows without a fresh entry (changed since the
-    last publish, or never published) are rendered here, in memory: a server never writes.
-    When the generation moves, each row's key is compared with the one held, and only changed
-    rows are fetched again; bodies of series sets that no changed item touches are kept.
-    Each `tracker serve` process holds its own copy.
+    The items come from the cache table that publishing fills (tracker.feeds.cache), so the
+    first request after a start builds no item: if no row changed since the last publish (the
+    generation it recorded is the current one) the table is read as it is; otherwise the
+    database hands over the entries whose row key still matches, and the other rows (changed
+    since, or never published) are rendered here, in memory: a server never writes. When the
+    generation moves, each row's key is compared with the one held, and only changed rows are
+    fetched again; bodies of series sets that no changed item touches are kept. Each
+    `tracker serve` process holds its own copy.
     """
 
     def __init__(self, settings: FeedSettings, max_bytes: int = 256 * 1024 * 1024) -> None:
@@ -103,7 +104,7 @@ class PrivateFeeds:
         self.entries: dict[str, Fragment] = {}
         self.order: list[Fragment] = []
         self.bodies: OrderedDict[frozenset[str], _SetBody] = OrderedDict()
-        self.stats = {"reloads": 0, "rendered": 0, "bodies_built": 0}
+        self.stats = {"reloads": 0, "rendered": 0, "bodies_built": 0, "from_publish": 0}
         self._lock = Lock()
         # Every body has VTIMEZONEs, which tracker.feeds.vtimezone builds with the `ical`
         # package's TZif reader, imported on first use (~0.06 s; the CLI never pays it): a
@@ -127,10 +128,15 @@ class PrivateFeeds:
 
     def _reload(self, session: Session) -> None:
         current = feedcache.generation(session)  # read first: rows are at least this new
-        if not self.loaded:  # every row: from the cache where fresh, else rendered here
-            found, stale = feedcache.fragments(session)
-            self.entries = found | self._render(session, stale)
-            self.bodies.clear()
+        if not self.loaded:
+            published = (None if current is None
+                         else feedcache.published_fragments(session, current))
+            if published is not None:  # no row changed since the publish: take the table
+                self.entries = published
+                self.stats["from_publish"] += 1
+            else:  # each row's entry if its key still matches, else rendered here
+                found, stale = feedcache.fragments(session)
+                self.entries = found | self._render(session, stale)
         else:
             keys = feedcache.keys(session)
             changed = {uid for uid, key in keys.items()

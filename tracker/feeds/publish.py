@@ -130,6 +130,7 @@ def render_public(session: Session, settings: FeedSettings, now: datetime) -> Re
     A row that cannot be rendered is left out of every feed and reported (by UID, in the log and
     in `skipped`); the others are published."""
     skipped: Skipped = []
+    generation = feedcache.generation(session)  # before any row: they are at least this new
     stale = feedcache.stale_uids(session)
     cache = VeventCache(feedcache.load(session))
     items = renderable(load_items(session, skipped=skipped), cache, skipped)
@@ -140,6 +141,8 @@ def render_public(session: Session, settings: FeedSettings, now: datetime) -> Re
         for name, (title, feed_items) in public_feeds(items, settings).items()
     }
     _store_cache(session, cache, stale | cache.dirty)
+    if generation is not None:
+        feedcache.mark_published(session, generation)
     return RenderedFeeds(feeds, len(cache.dirty), skipped)
 
 
@@ -182,14 +185,16 @@ def _store_cache(session: Session, cache: VeventCache, uids: set[str]) -> None:
         except ROW_ERRORS as exc:  # left out of public feeds and reported already, if public
             log.warning("not cached for private feeds: %s cannot be rendered (%s)", row.uid, exc)
     feedcache.save(session, entries)
-    # Private feeds share the table, so only prune items that no longer exist at all.
-    stale = set(cache.entries) - _all_uids(session)
-    if stale:
-        feedcache.prune(session, stale)
+    # Entries of items members no longer see (deleted, or made private) go: the table then
+    # holds exactly what members' feeds show, which `feedcache.published_fragments` relies on.
+    gone = set(cache.entries) - _members_uids(session)
+    if gone:
+        feedcache.prune(session, gone)
 
 
-def _all_uids(session: Session) -> set[str]:
-    return set(session.scalars(select(Event.uid))) | set(session.scalars(select(Deadline.uid)))
+def _members_uids(session: Session) -> set[str]:
+    return {uid for table in (Event, Deadline) for uid in session.scalars(
+        select(table.uid).where(table.visibility.in_(VISIBLE_TO_MEMBERS)))}
 
 
 def _stale_files(out: Path, current: set[str]) -> list[str]:

@@ -2,7 +2,8 @@
 
 `feed_cache` gains the row key of the row an entry was rendered from and the item's start,
 series, cancellation instant and zone years (tracker.feeds.cache). The table is a cache, so it
-is dropped and created anew: the next publish fills it.
+is dropped and created anew: the next publish fills it. `feed_cache_state` records the data
+generation the whole cache reflects (written by publishing).
 
 Revision ID: 0010_private_cache
 Revises: 0009_first_due
@@ -29,15 +30,23 @@ def upgrade() -> None:
         sa.Column("row_key", sa.Text(), nullable=False),
         sa.Column("start_us", sa.BigInteger(), nullable=False),
         sa.Column("series", sa.Text(), nullable=False),
-        sa.Column("cancelled_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_us", sa.BigInteger(), nullable=True),
         sa.Column("zone", sa.String(length=64), nullable=True),
         sa.Column("first_year", sa.Integer(), nullable=True),
         sa.Column("last_year", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("uid"),
     )
+    op.create_table(
+        "feed_cache_state",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("generation", sa.BigInteger(), nullable=False),
+        sa.Column("render_version", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("feed_cache_state")
     op.drop_table("feed_cache")
     op.create_table(
         "feed_cache",
