@@ -156,11 +156,11 @@ def timed(fn: Callable[[], T]) -> tuple[float, T]:
     return time.perf_counter() - start, result
 
 
-def change_one_item(url: str, label: str, run: int) -> None:
+def change_one_item(url: str, run: int) -> None:
     """The secretary retitles one event (its deadlines' descriptions change with it)."""
     with session_scope(url) as s:
         s.execute(update(Event).where(Event.id == "e7").values(
-            title=f"Session 7 moved ({label})", sequence=run + 1,
+            title=f"Session 7 moved ({run})", sequence=run + 1,
             modified_at=NOW - timedelta(minutes=30 - run)))
 
 
@@ -206,7 +206,7 @@ def measure(kind: str, url: str, folder: Path, runs: int, repeats: int,
             for _ in range(repeats):
                 seconds, _ = timed(partial(server.get, ALL, etag))
                 not_modified.append(seconds)
-            change_one_item(url, f"{kind} {run}", run)
+            change_one_item(url, run)
             seconds, got = timed(partial(server.get, ALL))
             changed.append(seconds)
             if run < runs - 1:

@@ -8,9 +8,12 @@ out. tracker.web.app turns these into HTTP responses.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -119,7 +122,8 @@ class PrivateFeeds:
         current = feedcache.generation(session)
         with self._lock:
             if not self.loaded or current is None or self.generation != current:
-                self._reload(session)
+                with _collector_paused():
+                    self._reload(session)
             body = self._body(member.series, now)
         title = private_feed_title(self.settings, member.name, member.email)
         head = _head(self.settings, title)
@@ -180,27 +184,26 @@ class PrivateFeeds:
         if body is not None and body.valid_at(now):
             self.bodies.move_to_end(series)
             return body
+        # Comprehensions over the 30,000 entries, a Python loop only over the cancelled ones.
+        candidates = (self.order if not series
+                      else [e for e in self.order if not series.isdisjoint(e.series)])
         since: datetime | None = None
         until: datetime | None = None
         grace = timedelta(days=self.settings.cancelled_days)
-        shown: list[Fragment] = []
-        for entry in self.order:
-            if series and series.isdisjoint(entry.series):
-                continue
-            if entry.cancelled_since is not None:
-                gone = entry.cancelled_since + grace  # as render.hidden_from has it
-                if gone <= now:
-                    since = gone if since is None else max(since, gone)
-                    continue
+        hidden: set[str] = set()
+        for uid, cancelled in [(e.uid, c) for e in candidates
+                               if (c := e.cancelled_since) is not None]:
+            gone = cancelled + grace  # as render.hidden_from has it
+            if gone <= now:
+                since = gone if since is None else max(since, gone)
+                hidden.add(uid)
+            else:
                 until = gone if until is None else min(until, gone)
-            shown.append(entry)
+        shown = [e for e in candidates if e.uid not in hidden] if hidden else candidates
         years: dict[str, tuple[int, int]] = {}
-        for entry in shown:
-            if entry.zone is None:
-                continue
-            lo, hi = entry.years
-            old = years.get(entry.zone)
-            years[entry.zone] = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
+        for zone, (lo, hi) in {(z, e.years) for e in shown if (z := e.zone) is not None}:
+            old = years.get(zone)
+            years[zone] = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
         text = "".join(vtimezone_parts(years) + [e.text for e in shown])
         data = text.encode("utf-8")
         body = _SetBody(data, hashlib.sha256(data).digest(), since, until)
@@ -211,6 +214,19 @@ class PrivateFeeds:
             total -= len(self.bodies.popitem(last=False)[1].data)
         self.stats["bodies_built"] += 1
         return body
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A load allocates some 100,000 objects (30,000 entries) and no reference cycle; Python's
+    cyclic collector would meanwhile run dozens of times over all of them: half the load."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @lru_cache(maxsize=4096)
