@@ -3,7 +3,9 @@
 A member's feed depends on their name (the calendar title), the series they follow and the data,
 nothing else; so the body is built once per series set and kept until the data generation moves
 (tracker.feedcache.FeedGeneration, bumped by database triggers) or a cancelled item in it ages
-out. tracker.web.app turns these into HTTP responses.
+out. The items' VEVENTs come from the cache table publishing fills (tracker.feeds.cache), so a
+server renders only rows changed since the last publish. tracker.web.app turns these into HTTP
+responses.
 """
 
 from __future__ import annotations

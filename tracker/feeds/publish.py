@@ -166,7 +166,7 @@ def write_public(rendered: RenderedFeeds, out: Path) -> PublishResult:
 
 def _store_cache(session: Session, cache: VeventCache, uids: set[str]) -> None:
     """Store the entries of these UIDs (rendering the members-only ones), each with the key of
-    the row it is rendered from; drop entries of deleted items.
+    the row it is rendered from; drop entries of items members no longer see.
 
     On PostgreSQL each statement sees the latest commits, so the key is read in the same
     statement as the values the item is built from; a recurring event's changed occurrences
