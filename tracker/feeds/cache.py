@@ -105,13 +105,16 @@ def save(session: Session, entries: Iterable[tuple[str, Fragment]]) -> int:
          "first_year": f.years[0] if f.zone else None, "last_year": f.years[1] if f.zone else None}
         for fp, f in entries
     ]
+    if not rows:
+        return 0
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    for i in range(0, len(rows), _CHUNK):
-        stmt = insert(FeedCacheEntry).values(rows[i : i + _CHUNK])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["uid"], set_={k: stmt.excluded[k] for k in rows[i] if k != "uid"})
-        session.execute(stmt)
+    stmt = insert(FeedCacheEntry)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["uid"], set_={k: stmt.excluded[k] for k in rows[0] if k != "uid"})
+    # One statement with many parameter sets: compiled once and sent in batches (SQLAlchemy's
+    # insertmanyvalues), not one 500-row VALUES statement compiled per chunk.
+    session.connection().execute(stmt, rows)
     return len(rows)
 
 
