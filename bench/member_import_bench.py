@@ -90,16 +90,27 @@ def one(path: str, url: str, csv: Path, rows: int) -> dict[str, float]:
         took = time.perf_counter() - began
     assert count(url) == rows
     dispose_engines()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"seconds": took, "rss_mb": peak_kb / 1024}
+    return {"seconds": took, "rss_mb": peak_rss_mb()}
 
 
-def run_child(path: str, url: str, csv: Path, rows: int) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-m", "bench.member_import_bench", "--child", path,
-                          "--db-url", url, "--csv", str(csv), "--rows", str(rows)],
-                         check=True, capture_output=True, text=True,
+def peak_rss_mb() -> float:
+    """This process's high-water mark (interpreter and imports included), in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_child(module: str, *args: str) -> dict[str, float]:
+    """Run `python -m module --child ...` and return the JSON its last line prints, so each
+    measurement has a process (and a peak RSS) of its own."""
+    out = subprocess.run([sys.executable, "-m", module, *args], check=True,
+                         capture_output=True, text=True,
                          cwd=str(Path(__file__).resolve().parent.parent))
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def medians(results: dict[str, list[dict[str, float]]]) -> dict[str, tuple[float, float]]:
+    """(median seconds, median peak RSS MB) per path."""
+    return {p: (statistics.median(r["seconds"] for r in rs),
+                statistics.median(r["rss_mb"] for r in rs)) for p, rs in results.items()}
 
 
 def main() -> None:
@@ -121,9 +132,10 @@ def main() -> None:
         for run in range(args.runs):
             for path in ("import", "bare"):
                 url = args.db_url or f"sqlite:///{folder / f'{path}-{run}.db'}"
-                results[path].append(run_child(path, url, csv, args.rows))
-    med = {p: (statistics.median(r["seconds"] for r in rs),
-               statistics.median(r["rss_mb"] for r in rs)) for p, rs in results.items()}
+                results[path].append(run_child(
+                    "bench.member_import_bench", "--child", path, "--db-url", url,
+                    "--csv", str(csv), "--rows", str(args.rows)))
+    med = medians(results)
     where = "PostgreSQL" if args.db_url else "SQLite file"
     print(f"member import of {args.rows:,} CSV rows on {where}, medians of {args.runs}:")
     print(f"  import_members (parse, check, insert, commit) {med['import'][0]:7.2f} s  "
