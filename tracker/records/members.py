@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -81,7 +82,7 @@ def add_member(
     address = check_email(email)
     if session.scalar(select(Member.id).where(Member.email == address)) is not None:
         raise Conflict("email", f"'{address}' is already a member")
-    member = Member(**_new_row(address, values, default_tz, now))
+    member = Member(**_new_row(address, _clean(values), default_tz, now))
     session.add(member)
     session.flush()
     return member
@@ -126,13 +127,21 @@ def list_members(session: Session, *, include_inactive: bool = True) -> list[Mem
 MAX_REPORTED = 20  # bad rows listed at once
 
 
-def parse_member_csv(text: str, source: str = "members.csv") -> list[tuple[int, str, MemberInput]]:
+Fields = dict[str, object]  # checked values of the fields a row gives (`_clean`)
+Progress = Callable[[int, int], None]  # (done, total), for a progress bar
+
+
+def parse_member_csv(text: str, source: str = "members.csv", progress: Progress | None = None,
+                     ) -> list[tuple[int, str, Fields]]:
     """Check every row of a member CSV before anything is written; errors name file and line.
 
-    The columns are the fields' own names, so an error reads `members.csv line 5: tz: ...`.
-    Every bad row is reported at once (up to MAX_REPORTED), so one edit fixes the file; a file
-    the csv module cannot read (an unterminated quote, a field over its limit) is refused.
+    Returns (line, e-mail, checked fields) per row. The columns are the fields' own names, so an
+    error reads `members.csv line 5: tz: ...`. Every bad row is reported at once (up to
+    MAX_REPORTED), so one edit fixes the file; a file the csv module cannot read (an
+    unterminated quote, a field over its limit) is refused. `progress` gets (lines read,
+    lines in the text) every IMPORT_BATCH rows.
     """
+    lines = _line_count(text)
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), strict=True)
     try:
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
@@ -150,7 +159,7 @@ def parse_member_csv(text: str, source: str = "members.csv") -> list[tuple[int, 
         raise TrackerError("header", f"names {', '.join(twice)} twice; name each column once",
                            where=f"{source} line 1")
     reader.fieldnames = header
-    rows: list[tuple[int, str, MemberInput]] = []
+    rows: list[tuple[int, str, Fields]] = []
     errors: list[TrackerError] = []
     seen: dict[str, int] = {}
     while True:
@@ -172,15 +181,19 @@ def parse_member_csv(text: str, source: str = "members.csv") -> list[tuple[int, 
             continue
         if parsed is not None:
             rows.append(parsed)
+            if progress is not None and len(rows) % IMPORT_BATCH == 0:
+                progress(min(line, lines), lines)
     if len(errors) == 1:
         raise errors[0]
     if errors:
         raise ManyErrors(source, errors)
+    if progress is not None:
+        progress(lines, lines)
     return rows
 
 
 def _member_row(row: dict[str | None, object], columns: int, line: int,
-                seen: dict[str, int]) -> tuple[int, str, MemberInput] | None:
+                seen: dict[str, int]) -> tuple[int, str, Fields] | None:
     if None in row:
         raise TrackerError("columns", f"more than the {columns} of the header")
     cells = {str(k): str(v or "").strip() for k, v in row.items()}
@@ -192,11 +205,11 @@ def _member_row(row: dict[str | None, object], columns: int, line: int,
         tz=cells.get("tz") or None, series=[cells.get("series", "")],
         remind=cells.get("remind", ""),
     )
-    _clean(values)
+    fields = _clean(values)
     if email in seen:
         raise TrackerError("email", f"'{email}' appears again (first on line {seen[email]})")
     seen[email] = line
-    return line, email, values
+    return line, email, fields
 
 
 def _csv_error(exc: csv.Error, source: str, line: int) -> TrackerError:
@@ -217,44 +230,54 @@ MEMBERS = cast(Table, Member.__table__)
 
 
 def import_members(
-    session: Session, text: str, *, default_tz: str, now: datetime, source: str = "members.csv"
+    session: Session, text: str, *, default_tz: str, now: datetime, source: str = "members.csv",
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Add or update members from CSV text in one go: a bad row means nothing is written.
 
-    Existing e-mails are updated through the ORM (few, and `modified_at` moves only on a real
-    change); new ones are inserted in batches with one Core INSERT executemany each, inside the
-    caller's transaction: 100,000 ORM objects cost seconds and hundreds of MB to flush.
+    Every row is checked first (nothing is written, and no write lock taken, for a bad file),
+    once: the checked values are what gets stored. Existing e-mails are updated through the ORM
+    (few, and `modified_at` moves only on a real change); new ones are inserted in batches with
+    one Core INSERT executemany each, inside the caller's transaction: 100,000 ORM objects cost
+    seconds and hundreds of MB to flush. `progress` gets (done, total) as the check and then the
+    write pass advance, one half of `total` each.
     """
-    rows = parse_member_csv(text, source)
-    emails = [email for _, email, _ in rows]
-    existing: dict[str, Member] = {}
-    for start in range(0, len(emails), IMPORT_BATCH):
-        existing.update((m.email, m) for m in session.scalars(
-            select(Member).where(Member.email.in_(emails[start:start + IMPORT_BATCH]))))
+    half = _line_count(text)  # the check pass's unit
+    rows = parse_member_csv(text, source, None if progress is None
+                            else lambda done, total: progress(done, 2 * total))
     added = updated = unchanged = 0
-    batch: list[dict[str, object]] = []
-    for _line, email, values in rows:
-        member = existing.get(email)
-        if member is None:
-            batch.append(_new_row(email, values, default_tz, now))
-            if len(batch) >= IMPORT_BATCH:
-                session.execute(insert(MEMBERS), batch)
-                added += len(batch)
-                batch = []
-        elif _update(member, _clean(values), now):
-            updated += 1
-        else:
-            unchanged += 1
-    if batch:
-        session.execute(insert(MEMBERS), batch)
-        added += len(batch)
+    for start in range(0, len(rows), IMPORT_BATCH):
+        chunk = rows[start:start + IMPORT_BATCH]
+        existing = {m.email: m for m in session.scalars(
+            select(Member).where(Member.email.in_([email for _, email, _ in chunk])))}
+        batch: list[dict[str, object]] = []
+        for _line, email, fields in chunk:
+            member = existing.get(email)
+            if member is None:
+                batch.append(_new_row(email, fields, default_tz, now))
+            elif _update(member, fields, now):
+                updated += 1
+            else:
+                unchanged += 1
+        if batch:
+            session.execute(insert(MEMBERS), batch)
+            added += len(batch)
+        if progress is not None:
+            progress(half + half * (start + len(chunk)) // len(rows), 2 * half)
+    if progress is not None:
+        progress(2 * half, 2 * half)
     return ImportReport(added, updated, unchanged)
 
 
-def _new_row(email: str, values: MemberInput, default_tz: str, now: datetime) -> dict[str, object]:
-    """The column values of a new member (fresh tokens), for `add_member` and the bulk import."""
-    fields: dict[str, object] = {"name": "", "organisation": "", "tz": default_tz, "series": [],
-                                 "kinds": [], "remind": None, "active": True, "mail": True}
-    fields.update(_clean(values))
+def _line_count(text: str) -> int:
+    return text.count("\n") + (not text.endswith("\n"))
+
+
+def _new_row(email: str, fields: Fields, default_tz: str, now: datetime) -> dict[str, object]:
+    """The column values of a new member (fresh tokens) from checked fields, for `add_member`
+    and the bulk import."""
+    row: dict[str, object] = {"name": "", "organisation": "", "tz": default_tz, "series": [],
+                              "kinds": [], "remind": None, "active": True, "mail": True}
+    row.update(fields)
     return {"email": email, "feed_token": new_token(), "unsubscribe_token": new_token(),
-            "created_at": now, "modified_at": now, **fields}
+            "created_at": now, "modified_at": now, **row}
