@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from tracker.cli.context import AppContext, TrackerCommand, TrackerSubgroup
+from tracker.cli.progress import progress_bar
 from tracker.db.engine import session_scope
 from tracker.errors import TrackerError, printable
 from tracker.links import host_of
@@ -97,18 +97,9 @@ def import_ics(app: AppContext, file: Path, series: tuple[str, ...], max_size: i
         raise TrackerError("FILE", f"{file} is larger than --max-size {max_size} MB; split it "
                                    "or give a larger --max-size")
     tags, host, now = check_tags(series), host_of(app.base_url), utc_now()
-    with session_scope(app.db_url) as session:
-        if sys.stderr.isatty():  # a progress bar only where a person watches
-            with click.progressbar(length=0, label="Importing", file=sys.stderr) as bar:
-                def progress(done: int, total: int) -> None:
-                    bar.length = total
-                    bar.update(done - bar.pos)
-
-                report = import_ics(session, data, str(file), default_tz=app.tz, series=tags,
-                                    host=host, now=now, progress=progress)
-        else:
-            report = import_ics(session, data, str(file), default_tz=app.tz, series=tags,
-                                host=host, now=now)
+    with session_scope(app.db_url) as session, progress_bar() as progress:
+        report = import_ics(session, data, str(file), default_tz=app.tz, series=tags,
+                            host=host, now=now, progress=progress)
     for line in report.notes:
         click.echo(line, err=True)
     click.echo(

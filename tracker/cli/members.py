@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from tracker.cli.context import AppContext, TrackerSubgroup, emit
+from tracker.cli.progress import progress_bar
 from tracker.cli.views import details, member_dict, members_table
 from tracker.db.engine import session_scope
 from tracker.errors import TrackerError
@@ -81,9 +82,9 @@ def member_import(app: AppContext, csv_file: str) -> None:
         raise TrackerError("FILE.csv", f"no file at {path}") from None
     except UnicodeDecodeError:
         raise TrackerError("FILE.csv", "is not UTF-8 text; save it as 'CSV UTF-8'") from None
-    with session_scope(app.db_url) as session:
+    with session_scope(app.db_url) as session, progress_bar() as progress:
         report = mb.import_members(session, text, default_tz=app.tz, now=utc_now(),
-                                   source=csv_file)
+                                   source=csv_file, progress=progress)
     click.echo(f"imported {path.name}: {report.added} added, {report.updated} updated, "
                f"{report.unchanged} unchanged")
 
