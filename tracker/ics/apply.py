@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session, selectinload
 
 from tracker import timeparse as tp
 from tracker.config import KINDS
@@ -32,6 +32,31 @@ from tracker.records.checks import (
     check_window,
 )
 from tracker.records.models import Deadline, Event, OccurrenceChange
+
+IMPORT_BATCH = 1000  # new rows per INSERT executemany: bounded memory, few statements
+# Core tables, not ORM entities: 30,000 ORM objects cost seconds and hundreds of MB to build
+# and flush, and the ORM's bulk insert would split batches on rows whose None values differ.
+EVENTS, DEADLINES, CHANGES = (cast(Table, m.__table__) for m in (Event, Deadline,
+                                                                  OccurrenceChange))
+
+
+@dataclass
+class _NewRows:
+    """Rows of new items waiting for their batch INSERT (events before their changes)."""
+
+    events: list[dict[str, object]] = field(default_factory=list)
+    deadlines: list[dict[str, object]] = field(default_factory=list)
+    changes: list[dict[str, object]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.events) + len(self.deadlines)
+
+    def write(self, session: Session) -> None:
+        for table, rows in ((EVENTS, self.events), (CHANGES, self.changes),
+                            (DEADLINES, self.deadlines)):
+            if rows:
+                session.execute(insert(table), rows)
+                rows.clear()
 
 
 @dataclass
@@ -62,8 +87,11 @@ def apply_items(
 ) -> ImportReport:
     """Add or update each item (matched by UID); report what happened to each.
 
-    A value the records' checks refuse stops the import (the caller's transaction rolls back)
-    with `<source>: VEVENT <UID>: <PROPERTY>: ...`.
+    New items are inserted IMPORT_BATCH rows at a time with Core executemany; existing ones are
+    updated through the ORM (loaded with their occurrence changes and event in a few queries),
+    whose flush batches the UPDATEs. A value the records' checks refuse stops the import (the
+    caller's transaction rolls back, batches already sent included) with
+    `<source>: VEVENT <UID>: <PROPERTY>: ...`.
     """
     report = ImportReport()
     uids = [i.uid for i in items]
@@ -71,6 +99,7 @@ def apply_items(
     deadlines = _by_uid(session, Deadline, uids)
     taken = _taken_ids(session, [i.new_id() for i in items])
     seen: set[str] = set()
+    new = _NewRows()
     for n, item in enumerate(items, start=1):
         if item.uid in seen:
             report.skipped += 1
@@ -78,12 +107,15 @@ def apply_items(
         else:
             seen.add(item.uid)
             try:
-                _apply_one(session, item, events.get(item.uid), deadlines.get(item.uid), now,
-                           report, taken)
+                _apply_one(item, events.get(item.uid), deadlines.get(item.uid), now,
+                           report, taken, new)
             except TrackerError as exc:
                 raise exc.at(f"{source}: VEVENT {item.uid}", in_file_words(exc.field)) from None
+            if len(new) >= IMPORT_BATCH:
+                new.write(session)
         if progress is not None:
             progress(n, len(items))
+    new.write(session)
     session.flush()
     return report
 
@@ -112,18 +144,20 @@ def _free_id(item: Incoming, taken: set[str]) -> str:
 
 
 def _by_uid(session: Session, model: type[Record], uids: list[str]) -> dict[str, Record]:
+    """The records with these UIDs, with what the comparison reads (an event's occurrence
+    changes, a deadline's event for its series) loaded up front, not one query per record."""
+    related = Event.changes if model is Event else Deadline.event
     found: dict[str, Record] = {}
     for i in range(0, len(uids), 500):
-        rows = session.scalars(select(model).where(model.uid.in_(uids[i : i + 500])))
+        rows = session.scalars(select(model).where(model.uid.in_(uids[i : i + 500]))
+                               .options(selectinload(related)))
         found.update({row.uid: row for row in rows})
     return found
 
 
 def _apply_one(
-    session: Session, item: Incoming, event: Event | None, deadline: Deadline | None,
-    now: datetime,
-    report: ImportReport,
-    taken: set[str],
+    item: Incoming, event: Event | None, deadline: Deadline | None, now: datetime,
+    report: ImportReport, taken: set[str], new: _NewRows,
 ) -> None:
     existing = deadline if item.is_deadline else event
     other = event if item.is_deadline else deadline
@@ -134,8 +168,11 @@ def _apply_one(
         return
     if existing is None:
         ident = _free_id(item, taken)
-        session.add(_new_deadline(item, now, ident) if item.is_deadline
-                    else _new_event(item, now, ident))
+        if item.is_deadline:
+            new.deadlines.append(_new_deadline(item, now, ident))
+        else:
+            new.events.append(_new_row(item, now, ident))
+            new.changes += _change_rows(item, ident, now)
         report.added += 1
         return
     assert isinstance(existing, Event | Deadline)
@@ -242,20 +279,21 @@ def _update(existing: Event | Deadline, item: Incoming, now: datetime) -> bool:
     return True
 
 
-def _new_event(item: Incoming, now: datetime, ident: str) -> Event:
-    event = Event(
-        id=ident, uid=item.uid, series=item.series, sequence=item.sequence,
-        created_at=now, modified_at=now, cancelled_at=now if item.status == "cancelled" else None,
-        **_values(item),
-    )
-    _set_changes(event, item, now)
-    return event
+def _new_row(item: Incoming, now: datetime, ident: str) -> dict[str, object]:
+    """A new event's row, and what a new deadline's shares; every column is named, so
+    each batch is one statement."""
+    return {"id": ident, "uid": item.uid, "series": item.series, "sequence": item.sequence,
+            "created_at": now, "modified_at": now,
+            "cancelled_at": now if item.status == "cancelled" else None, **_values(item)}
 
 
-def _new_deadline(item: Incoming, now: datetime, ident: str) -> Deadline:
-    return Deadline(
-        id=ident, uid=item.uid, series=item.series, sequence=item.sequence,
-        created_at=now, modified_at=now, cancelled_at=now if item.status == "cancelled" else None,
-        event_id=None, first_due_utc=item.start_utc, first_due_date=item.due_date,
-        **_values(item),
-    )
+def _change_rows(item: Incoming, ident: str, now: datetime) -> list[dict[str, object]]:
+    return [{"event_id": ident, "original_utc": c.original, "cancelled": c.cancelled,
+             "start_utc": c.start_utc, "end_utc": c.end_utc, "modified_at": now}
+            for c in item.changes]
+
+
+def _new_deadline(item: Incoming, now: datetime, ident: str) -> dict[str, object]:
+    """A new deadline's row: standalone (the file's event link is not kept), first due as now."""
+    return {**_new_row(item, now, ident), "event_id": None, "remind": None,
+            "first_due_utc": item.start_utc, "first_due_date": item.due_date}
