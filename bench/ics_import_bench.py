@@ -44,6 +44,7 @@ from tracker.ics.apply import import_ics  # noqa: E402
 from tracker.ics.parse import parse_ics  # noqa: E402
 from tracker.records.models import Deadline, Event, OccurrenceChange  # noqa: E402
 from tracker.scheduler.round import publish  # noqa: E402
+from tracker.timeparse import start_of_day  # noqa: E402
 
 NOW = datetime(2024, 9, 1, 8, 0, tzinfo=UTC)
 ZONES = ["Europe/Vienna", "America/New_York", "America/Halifax", "Asia/Tokyo", "Africa/Lagos",
@@ -71,10 +72,8 @@ def source_rows(events: int, deadlines: int) -> dict[str, list[dict[str, object]
             day = date(2025, 1, 6) + timedelta(days=i % 700)
             row.update(all_day=True, tz="Europe/Vienna", start_date=day,
                        end_date=day + timedelta(days=2),
-                       start_utc=datetime(day.year, day.month, day.day, tzinfo=UTC)
-                       - timedelta(hours=1),
-                       end_utc=datetime(day.year, day.month, day.day, tzinfo=UTC)
-                       + timedelta(days=3, hours=-1))
+                       start_utc=start_of_day(day, "Europe/Vienna"),
+                       end_utc=start_of_day(day + timedelta(days=3), "Europe/Vienna"))
         elif i % 50 == 3:  # weekly in a zone without DST: one cancelled, one moved occurrence
             row.update(tz="Asia/Tokyo", rrule="FREQ=WEEKLY;COUNT=10")
             changes.append(dict(event_id=f"e{i}", original_utc=start + timedelta(days=7),
