@@ -1,4 +1,5 @@
-"""`import ics` of a file larger than one insert batch: what it stores, and how it reads.
+"""`import ics` of a file larger than one insert batch and one parsing piece: what it stores,
+how it reads, and which error it reports.
 
 The file is our own feed of more than two IMPORT_BATCHes of items (timed, all-day, recurring with
 a cancelled and a moved occurrence, deadlines with and without a window), published from a
@@ -7,9 +8,11 @@ SQLite file and imported into the test's store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -17,7 +20,10 @@ from sqlalchemy.orm import Session
 from tests.helpers.feed_data import NOW
 from tests.helpers.feeds import make_config, publish
 from tracker.db.engine import get_engine, migrate, session_scope
+from tracker.errors import TrackerError
+from tracker.ics import parse
 from tracker.ics.apply import IMPORT_BATCH, import_ics
+from tracker.ics.parse import CHUNK, parse_ics
 from tracker.records.models import Deadline, Event, OccurrenceChange
 from tracker.timeparse import start_of_day
 
@@ -144,3 +150,50 @@ def test_importing_it_again_reads_in_a_few_queries(tmp_path: Path, db_url: str) 
         event.remove(engine, "before_cursor_execute", count)
     assert len(statements) < 40, len(statements)
     assert _stored(db_url) == _expected()
+
+
+@pytest.fixture(scope="module")
+def feed_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return published_feed(tmp_path_factory.mktemp("feed")).read_bytes()
+
+
+def _error(data: bytes) -> str:
+    with pytest.raises(TrackerError) as caught:
+        parse_ics(data, "Europe/Vienna", [], "all.ics")
+    return str(caught.value)
+
+
+def _before_last_end(data: bytes, line: bytes) -> bytes:
+    cut = data.rindex(b"END:VEVENT")
+    return data[:cut] + line + b"\r\n" + data[cut:]
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (lambda d: d.replace(b"SEQUENCE:2", b"SEQUENCE:-1", 1), "SEQUENCE"),
+    (lambda d: _before_last_end(d.replace(b"SEQUENCE:2", b"SEQUENCE:-1", 1),
+                                b"BEGIN;X=1:VALARM"), "is not a valid iCalendar file"),
+    (lambda d: _before_last_end(d.replace(b"SEQUENCE:2", b"SEQUENCE:-1", 1), b"END:VTODO"),
+     "is not a valid iCalendar file"),
+], ids=["bad-item", "bad-item-then-unreadable-piece", "bad-item-then-broken-nesting"])
+def test_a_file_read_in_pieces_fails_as_the_whole_file_does(
+        feed_bytes: bytes, monkeypatch: pytest.MonkeyPatch,
+        change: Callable[[bytes], bytes], words: str) -> None:
+    """The first problem reported is the whole file's: icalendar refusing a later piece comes
+    before a bad value in an earlier one, as it does when icalendar reads the file at once."""
+    data = change(feed_bytes)
+    assert data.count(b"BEGIN:VEVENT") > 2 * CHUNK  # three pieces
+    in_pieces = _error(data)
+    monkeypatch.setattr(parse, "CHUNK", 10**9)  # one piece: the whole file
+    assert _error(data) == in_pieces
+    assert words in in_pieces, in_pieces
+
+
+def test_a_file_read_in_pieces_gives_what_the_whole_file_gives(
+        feed_bytes: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, int]] = []
+    in_pieces = parse_ics(feed_bytes, "Europe/Vienna", ["extra"], "all.ics",
+                          progress=lambda done, total: calls.append((done, total)))
+    monkeypatch.setattr(parse, "CHUNK", 10**9)
+    assert parse_ics(feed_bytes, "Europe/Vienna", ["extra"], "all.ics") == in_pieces
+    vevents = feed_bytes.count(b"BEGIN:VEVENT")  # the items and the moved occurrences
+    assert calls == [(n, vevents) for n in range(1, vevents + 1)]
