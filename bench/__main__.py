@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 BENCHES = ["bench.feeds_bench", "bench.private_feed_bench", "bench.mail_bench", "bench.extract_bench",
-           "bench.member_import_bench", "bench.round_bench"]
+           "bench.member_import_bench", "bench.round_bench", "bench.ics_import_bench"]
 
 
 def main() -> int:
