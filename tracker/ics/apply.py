@@ -68,22 +68,6 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
 
 
-def import_ics(
-    session: Session, data: bytes, source: str, *, default_tz: str, series: list[str], host: str,
-    now: datetime, progress: Callable[[int, int], None] | None = None,
-) -> ImportReport:
-    """Parse the whole file first (a malformed one writes nothing), then add or update its items
-    inside the caller's transaction; `source` names the file in messages. `progress` gets
-    (done, total) through both, ending at (items, items)."""
-    items, notes = parse_ics(data, default_tz, series, source,
-                             progress=_share(progress, 0.0, PARSE_SHARE))
-    report = apply_items(session, items, now, host, _share(progress, PARSE_SHARE, 1.0),
-                         source=source)
-    report.skipped += len(notes)
-    report.notes[:0] = notes
-    return report
-
-
 # How much of an import of new items parsing takes (bench/ics_import_bench.py: about nine
 # tenths, nearly all of it in icalendar): where the progress bar is when writing begins.
 PARSE_SHARE = 0.9
@@ -100,6 +84,22 @@ def _share(progress: Callable[[int, int], None] | None, low: float, high: float,
         report(round(total * (low + (high - low) * done / total)), total)
 
     return stage
+
+
+def import_ics(
+    session: Session, data: bytes, source: str, *, default_tz: str, series: list[str], host: str,
+    now: datetime, progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Parse the whole file first (a malformed one writes nothing), then add or update its items
+    inside the caller's transaction; `source` names the file in messages. `progress` gets
+    (done, total) through both, ending at (items, items)."""
+    items, notes = parse_ics(data, default_tz, series, source,
+                             progress=_share(progress, 0.0, PARSE_SHARE))
+    report = apply_items(session, items, now, host, _share(progress, PARSE_SHARE, 1.0),
+                         source=source)
+    report.skipped += len(notes)
+    report.notes[:0] = notes
+    return report
 
 
 def apply_items(
