@@ -7,8 +7,8 @@ check every row (`parse_member_csv`), look up existing e-mails, insert the new m
 fresh tokens each) and commit, in one transaction, on a fresh database. Baseline, in the same
 run: one Core `INSERT` executemany of the same 100,000 rows, already checked and with tokens
 made beforehand, in one transaction on another fresh database. Each measurement runs in its
-own child process, so its peak RSS (`resource.getrusage(RUSAGE_SELF).ru_maxrss`, the child's
-high-water mark including the interpreter and imports) belongs to that path alone. Medians of
+own child process, so its peak RSS (the child's high-water mark, VmHWM, including the
+interpreter and imports) belongs to that path alone. Medians of
 `--runs`; the ratio real/baseline is the figure to watch (goal <= 3).
 
 `--db-url` runs both on PostgreSQL instead of SQLite files: a database URL whose `members`
@@ -94,8 +94,17 @@ def one(path: str, url: str, csv: Path, rows: int) -> dict[str, float]:
 
 
 def peak_rss_mb() -> float:
-    """This process's high-water mark (interpreter and imports included), in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process's high-water mark (interpreter and imports included), in MB.
+
+    VmHWM of /proc/self/status where there is one: Linux carries the parent's high-water mark
+    over fork and exec into `ru_maxrss`, so a child of a big parent would report the parent's.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(kib) / 1024
 
 
 def run_child(module: str, *args: str) -> dict[str, float]:
