@@ -62,15 +62,18 @@ def percentages(shown: str) -> list[int]:
     return [int(p) for p in re.findall(r"(\d+)%", shown)]
 
 
+CASES = pytest.mark.parametrize(("args", "summary"), [
+    (("member", "import", "{csv}"), f"imported members.csv: {ROWS} added, 0 updated, 0 unchanged"),
+    (("import", "ics", str(GOOGLE)), "6 added, 0 updated, 0 unchanged, 0 skipped"),
+], ids=["member-import", "import-ics"])
+
+
 def piped(config_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(TRACKER), "--config", str(config_file), *args],
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize(("args", "summary"), [
-    (("member", "import", "{csv}"), f"imported members.csv: {ROWS} added, 0 updated, 0 unchanged"),
-    (("import", "ics", str(GOOGLE)), "6 added, 0 updated, 0 unchanged, 0 skipped"),
-], ids=["member-import", "import-ics"])
+@CASES
 def test_a_terminal_gets_a_progress_bar(cli: Cli, tmp_path: Path, args: tuple[str, ...],
                                         summary: str) -> None:
     argv = [a.format(csv=members_csv(tmp_path)) for a in args]
@@ -83,10 +86,7 @@ def test_a_terminal_gets_a_progress_bar(cli: Cli, tmp_path: Path, args: tuple[st
     assert len(set(seen)) >= 3, shown  # ...in steps, not only at the end
 
 
-@pytest.mark.parametrize(("args", "summary"), [
-    (("member", "import", "{csv}"), f"imported members.csv: {ROWS} added, 0 updated, 0 unchanged"),
-    (("import", "ics", str(GOOGLE)), "6 added, 0 updated, 0 unchanged, 0 skipped"),
-], ids=["member-import", "import-ics"])
+@CASES
 def test_a_pipe_gets_the_summary_alone(cli: Cli, tmp_path: Path, args: tuple[str, ...],
                                        summary: str) -> None:
     argv = [a.format(csv=members_csv(tmp_path)) for a in args]
