@@ -2,7 +2,7 @@
 INSERT of the same rows.
 
     .venv/bin/python -m bench.ics_import_bench [--events 10000] [--deadlines 20000] [--runs 3]
-        [--db-url URL] [--profile]
+        [--db-url URL] [--profile] [--whole]
 
 The file is made by the project itself: rows go into a source SQLite file (a recurring event
 with a cancelled and a moved occurrence every 50th, an all-day event every 20th, deadlines with
@@ -11,9 +11,10 @@ and without a window, half of them attached to an event) and `publish` writes `a
 Real path: what `tracker import ics all.ics` does after reading the file: parse every VEVENT
 with icalendar, check it, match UIDs, insert, commit, in one transaction on a fresh database;
 the same child then imports the file again (every item unchanged) and reports that time too.
-Parse only: `parse_ics` alone, no database. Baseline, in the same run: Core `INSERT`
-executemany of the source's own event, deadline and occurrence-change rows, read beforehand,
-in one transaction on another fresh database. Each measurement runs in its own child process
+Parse only: `parse_ics` alone, no database; with `--whole` also in one piece, as icalendar read
+the file before it was split into pieces of `parse.CHUNK` VEVENTs. Baseline, in the same run:
+Core `INSERT` executemany of the source's own event, deadline and occurrence-change rows, read
+beforehand, in one transaction on another fresh database. Each measurement runs in its own child process
 (peak RSS of that path alone, as in bench.member_import_bench). Medians of `--runs`; the ratio
 import/bare is the figure to watch.
 
@@ -40,6 +41,7 @@ from sqlalchemy import delete, func, insert, select  # noqa: E402
 from bench.member_import_bench import medians, peak_rss_mb, run_child  # noqa: E402
 from tracker.config import build_config  # noqa: E402
 from tracker.db.engine import dispose_engines, get_engine, migrate, session_scope  # noqa: E402
+from tracker.ics import parse  # noqa: E402
 from tracker.ics.apply import import_ics  # noqa: E402
 from tracker.ics.parse import parse_ics  # noqa: E402
 from tracker.records.models import Deadline, Event, OccurrenceChange  # noqa: E402
@@ -136,7 +138,9 @@ def one(path: str, url: str, feed: Path, source: str, events: int,
         deadlines: int) -> dict[str, float]:
     """Child process: one measurement; returns seconds and peak RSS in MB."""
     result: dict[str, float] = {}
-    if path == "parse":
+    if path in ("parse", "whole"):
+        if path == "whole":  # one piece: what icalendar builds when it reads the file at once
+            parse.CHUNK = 10**9
         data = feed.read_bytes()
         began = time.perf_counter()
         items, notes = parse_ics(data, "Europe/Vienna", [], feed.name)
@@ -185,7 +189,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--db-url", default=None, help="PostgreSQL URL (default: SQLite files)")
     parser.add_argument("--profile", action="store_true", help="cProfile one import instead")
-    parser.add_argument("--child", choices=["import", "bare", "parse"], help=argparse.SUPPRESS)
+    parser.add_argument("--whole", action="store_true",
+                        help="also parse the file in one piece (icalendar's tree of all of it)")
+    parser.add_argument("--child", choices=["import", "bare", "parse", "whole"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--feed", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--source", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -202,6 +209,8 @@ def main() -> None:
             profile(args.db_url or f"sqlite:///{folder / 'profile.db'}", feed)
             return
         results: dict[str, list[dict[str, float]]] = {"import": [], "bare": [], "parse": []}
+        if args.whole:
+            results["whole"] = []
         again: list[float] = []
         for run in range(args.runs):
             for path in results:
@@ -220,8 +229,12 @@ def main() -> None:
           f"({size / 1e6:.1f} MB, made by publish) on {where}, medians of {args.runs}:")
     print(f"  import_ics (parse, check, insert, commit) {med['import'][0]:7.2f} s  "
           f"peak RSS {med['import'][1]:6.0f} MB")
-    print(f"    of which parse_ics alone              {med['parse'][0]:7.2f} s  "
+    print(f"    parse_ics alone, in pieces            {med['parse'][0]:7.2f} s  "
           f"peak RSS {med['parse'][1]:6.0f} MB")
+    if args.whole:
+        print(f"    parse_ics in one piece (--whole)        {med['whole'][0]:7.2f} s  "
+              f"peak RSS {med['whole'][1]:6.0f} MB  (pieces/whole "
+              f"{med['parse'][0] / med['whole'][0]:.2f})")
     print(f"  the same file again (all unchanged)       {again[len(again) // 2]:7.2f} s")
     print(f"  bare bulk INSERT of the same rows         {med['bare'][0]:7.2f} s  "
           f"peak RSS {med['bare'][1]:6.0f} MB")
