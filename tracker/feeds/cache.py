@@ -1,7 +1,8 @@
 """The per-item feed cache table: each VEVENT's text, keyed by UID, with the fingerprint of
-everything it shows (see tracker.feeds.FeedItem). Rendering one VEVENT with icalendar costs
-about a millisecond, so a publish of 30,000 unchanged items reads text instead of re-rendering
-(figures in bench/feeds_bench.py). The table is a cache: deleting its rows is always safe.
+everything it shows (see tracker.feeds.FeedItem). A VEVENT's first rendering costs about a
+quarter of a millisecond (more for long unique texts; see tracker.feeds.render.render_vevent), so
+a publish of 30,000 unchanged items reads text instead of re-rendering (figures in
+bench/feeds_bench.py). The table is a cache: deleting its rows is always safe.
 
 Publishing stores every item members may see (public and members-only), each with the
 `row_key` of the row it was rendered from and what a feed needs to place it (start, series,
