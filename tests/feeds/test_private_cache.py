@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from tests.helpers.feed_data import NOW, add_all, member
@@ -235,3 +235,20 @@ def test_public_feeds_never_show_members_items_the_cache_holds(tmp_path: Path,
     assert "members-csw.event@tracker.example.org" in all_ics
     assert "ny-after.event@tracker.example.org" not in public_uids()
     assert b"CLASS:CONFIDENTIAL" not in (out / "csw.ics").read_bytes()
+
+
+@pytest.mark.postgres
+def test_row_keys_do_not_depend_on_the_session_time_zone(pg_url: str) -> None:
+    """A scheduler and a server whose PostgreSQL sessions have another TimeZone (PGTZ, the
+    role's or the database's setting) must compute the same keys, or every server start
+    renders every item."""
+    fill_with_recurring(pg_url)
+    with session_scope(pg_url) as s:
+        _occurrence(s)
+    keys: dict[str, dict[str, str]] = {}
+    for zone in ("UTC", "America/Halifax", "Asia/Karachi"):
+        with session_scope(pg_url) as s:
+            s.execute(text(f"SET TIME ZONE '{zone}'"))
+            keys[zone] = feedcache.keys(s)
+    assert len(keys["UTC"]) >= len(MEMBERS_ITEMS)
+    assert keys["America/Halifax"] == keys["UTC"] == keys["Asia/Karachi"]

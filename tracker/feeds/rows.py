@@ -28,6 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from sqlalchemy.types import TypeDecorator
 
+from tracker.db.base import UTCDateTime
 from tracker.errors import ROW_ERRORS
 from tracker.feeds.render import (
     RENDER_VERSION,
@@ -160,18 +161,26 @@ def row_key(is_deadline: bool, dialect: str) -> ColumnElement[str]:
     was rendered from (tracker.feeds.cache) is used without building the item, and a row
     changed in any column (even by hand) no longer matches. For `visible_query` selects.
     """
-    json_array = func.json_build_array if dialect == "postgresql" else func.json_array
+    pg = dialect == "postgresql"
+    json_array = func.json_build_array if pg else func.json_array
+
+    def shown(column: Column) -> Column:
+        # PostgreSQL writes a timestamptz as text in the session's TimeZone: in UTC, a
+        # scheduler and a server with other TimeZone settings compute the same key.
+        return func.timezone("UTC", column) if pg and isinstance(column.type, UTCDateTime) \
+            else column
+
     values: list[Column] = [cast(RENDER_VERSION, String)]
-    values += (DEADLINE_COLUMNS if is_deadline else EVENT_COLUMNS).values()
+    values += map(shown, (DEADLINE_COLUMNS if is_deadline else EVENT_COLUMNS).values())
     if not is_deadline:
-        change = json_array(OccurrenceChange.original_utc, OccurrenceChange.cancelled,
-                            OccurrenceChange.start_utc, OccurrenceChange.end_utc,
-                            OccurrenceChange.modified_at)
+        change = json_array(*map(shown, (
+            OccurrenceChange.original_utc, OccurrenceChange.cancelled,
+            OccurrenceChange.start_utc, OccurrenceChange.end_utc, OccurrenceChange.modified_at)))
         changes = (func.json_agg(aggregate_order_by(change, OccurrenceChange.original_utc))
-                   if dialect == "postgresql" else func.json_group_array(change))  # PK order
+                   if pg else func.json_group_array(change))  # PK order
         values.append(select(changes).where(OccurrenceChange.event_id == Event.id)
                       .scalar_subquery())
-    if dialect == "postgresql":
+    if pg:
         return func.md5(cast(json_array(*values), Text))
     return type_coerce(json_array(*values), Text)
 
