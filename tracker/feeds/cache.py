@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tracker.db.base import Base
-from tracker.feeds.render import RENDER_VERSION, FeedItem, zones_used
+from tracker.feeds.render import RENDER_VERSION, FeedItem, cancelled_since, zones_used
 from tracker.feeds.rows import VISIBLE_TO_MEMBERS, Column, row_key, visible_query
 from tracker.records.models import Deadline, Event
 
@@ -44,7 +44,7 @@ class FeedCacheEntry(Base):
     # an int needs no conversion (a datetime column costs a Python call per row).
     start_us: Mapped[int] = mapped_column(BigInteger)  # the start: the feeds' sort key
     series: Mapped[str] = mapped_column(Text)  # JSON list of the item's series tags
-    # A cancelled item's grace period starts here (render.hidden_from adds cancelled_days).
+    # A cancelled item's grace period starts here (render.cancelled_since).
     cancelled_us: Mapped[int | None] = mapped_column(BigInteger)
     zone: Mapped[str | None] = mapped_column(String(64))  # None: all-day (no VTIMEZONE)
     first_year: Mapped[int | None] = mapped_column(Integer)  # local years the VTIMEZONE covers
@@ -79,7 +79,7 @@ class Fragment(NamedTuple):
 def fragment(item: FeedItem, text: str, key: str) -> Fragment:
     """The fragment of an item rendered to `text` from a row whose row_key was `key`."""
     zone, years = next(iter(zones_used([item]).items()), (None, (0, 0)))
-    since = (item.cancelled_at or item.modified_at) if item.status == "CANCELLED" else None
+    since = cancelled_since(item)
     return Fragment(item.uid, key, text, _micros(item.start_utc), frozenset(item.series), since,
                     zone, years)
 

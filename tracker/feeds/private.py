@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from operator import attrgetter
 from threading import Lock
@@ -191,11 +191,11 @@ class PrivateFeeds:
                       else [e for e in self.order if not series.isdisjoint(e.series)])
         since: datetime | None = None
         until: datetime | None = None
-        grace = timedelta(days=self.settings.cancelled_days)
+        grace = self.settings.grace
         hidden: set[str] = set()
         for uid, cancelled in [(e.uid, c) for e in candidates
                                if (c := e.cancelled_since) is not None]:
-            gone = cancelled + grace  # as render.hidden_from has it
+            gone = cancelled + grace  # render.hidden_from, from the stored start
             if gone <= now:
                 since = gone if since is None else max(since, gone)
                 hidden.add(uid)

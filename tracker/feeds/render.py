@@ -74,6 +74,11 @@ class FeedSettings:
                 "[calendars] refresh", f"'{self.refresh}' is not an ISO 8601 duration such as PT1H"
             ) from None
 
+    @property
+    def grace(self) -> timedelta:
+        """How long a cancelled item stays in the feeds after its cancellation."""
+        return timedelta(days=self.cancelled_days)
+
     @classmethod
     def from_config(cls, config: Config) -> FeedSettings:
         cal = config.calendars
@@ -586,10 +591,15 @@ def visible(item: FeedItem, settings: FeedSettings, now: datetime) -> bool:
 
 def hidden_from(item: FeedItem, settings: FeedSettings) -> datetime | None:
     """The instant a cancelled item drops out of the feeds (None: it stays)."""
+    since = cancelled_since(item)
+    return None if since is None else since + settings.grace
+
+
+def cancelled_since(item: FeedItem) -> datetime | None:
+    """When a cancelled item's grace period starts (None: not cancelled)."""
     if item.status != "CANCELLED":
         return None
-    since = item.cancelled_at or item.modified_at
-    return since + timedelta(days=settings.cancelled_days)
+    return item.cancelled_at or item.modified_at
 
 
 def render_calendar(
