@@ -59,7 +59,15 @@ def stop(proc: subprocess.Popen[bytes], config: Path) -> float:
     """SIGTERM; return the seconds it took to exit (fails if it did not exit cleanly)."""
     began = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    rc = proc.wait(timeout=15)
+    try:
+        rc = proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # scheduler.py writes every thread's stack to its log
+        time.sleep(1)
+        proc.kill()
+        proc.wait(timeout=10)
+        raise AssertionError("no exit within 15 s of SIGTERM:\n"
+                             + (config.parent / "scheduler.log").read_text()) from None
     took = time.monotonic() - began
     assert rc == 0, (config.parent / "scheduler.log").read_text()
     return took

@@ -13,6 +13,7 @@ the process exits within a few seconds.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -126,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if loop.failed else 0
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: loop.stop.set())
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID`: where every thread is, into the log
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     loop.start()
     log.info("scheduler %s running; Ctrl-C stops it", owner)
     while not loop.stop.wait(0.5):
