@@ -2,26 +2,45 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from urllib.parse import urljoin
+
+# What secrets.token_urlsafe makes: nothing urljoin would read as a dot segment, a query, a
+# fragment or a scheme, so joining the folder once and appending the token is the same URL.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _base(base_url: str) -> str:
     return base_url if base_url.endswith("/") else base_url + "/"
 
 
+@functools.lru_cache(maxsize=64)
+def _folder(base_url: str, folder: str) -> str:
+    return urljoin(_base(base_url), folder)
+
+
+def _under(base_url: str, folder: str, token: str, suffix: str = "") -> str:
+    """`urljoin(base_url/, folder + token + suffix)`, joined once per folder: every reminder
+    mail has two of these links, and urljoin cost a tenth of rendering the mail."""
+    if _TOKEN.fullmatch(token):
+        return _folder(base_url, folder) + token + suffix
+    return urljoin(_base(base_url), f"{folder}{token}{suffix}")
+
+
 def feed_url(base_url: str, token: str) -> str:
     """A member's private feed: public and members-only items of the series they follow."""
-    return urljoin(_base(base_url), f"feeds/{token}.ics")
+    return _under(base_url, "feeds/", token, ".ics")
 
 
 def member_page_url(base_url: str, token: str) -> str:
     """A member's own page (`/m/<token>`, the token of their reminder mail): their upcoming
     deadlines, their feed, their settings."""
-    return urljoin(_base(base_url), f"m/{token}")
+    return _under(base_url, "m/", token)
 
 
 def unsubscribe_url(base_url: str, token: str) -> str:
-    return urljoin(_base(base_url), f"unsubscribe/{token}")
+    return _under(base_url, "unsubscribe/", token)
 
 
 def host_of(base_url: str) -> str:

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,6 +40,7 @@ from tracker.reminders.mail import (
     recipients,
     render,
 )
+from tracker.reminders.mime import Outgoing
 from tracker.reminders.outbox import Claimed
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,33 @@ def _mark_sent(marks: outbox.SentMarks, row: Claimed, owner: str, now: datetime)
         raise OperationalError("database", f"cannot mark {row.message_id} sent: {exc.orig}") from exc
 
 
+class _Ahead:
+    """The batch's helper thread: composes the next message and commits the last `sent` mark
+    while the sender waits for the mail server.
+
+    A message costs a mail exchange (4 round trips), its rendering and a database round trip
+    for its mark; done one after the other, the last two made the send path half as fast as
+    bare smtplib. Here the next message is rendered during this one's exchange, and this
+    one's mark is committed during the next one's MAIL and RCPT: `settle` (the backend's gate,
+    run before DATA) waits for it, so the server never accepts a message while the previous
+    one is still unmarked, and a crash repeats at most the one message in flight, as before.
+    One thread, so marks commit in order on their one connection.
+    """
+
+    def __init__(self, worker: ThreadPoolExecutor) -> None:
+        self.worker = worker
+        self.pending: Future[None] | None = None
+
+    def mark(self, marks: outbox.SentMarks, row: Claimed, owner: str, now: datetime) -> None:
+        self.pending = self.worker.submit(_mark_sent, marks, row, owner, now)
+
+    def settle(self) -> None:
+        """Wait for the last `sent` mark; raises its error (the batch must stop there)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+
 def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease: timedelta,
             stop: threading.Event | None = None) -> RoundReport:
     """Render and send claimed rows over one backend connection, marking each right away."""
@@ -90,50 +119,69 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
         deadlines, members = _load(s, rows)
     renewed = time.monotonic()
     composer = Composer(config)  # the .ics and fixed headers once per batch
+
+    def compose(row: Claimed) -> Outgoing | str:
+        """The message, or why it cannot be rendered (a row no door lets in today)."""
+        try:
+            return composer.compose(row.kind, deadlines[row.deadline_id], members[row.member_id],
+                                    row.message_id, clock(), was_due=row.was_due_at)
+        except ROW_ERRORS as exc:
+            return f"cannot be rendered: {exc or type(exc).__name__}"
+
     with open_backend(config) as backend, \
-            outbox.marks_connection(get_engine(config.database_url)) as conn:
-        marks = outbox.SentMarks(conn)
-        for i, row in enumerate(rows):
-            if stop is not None and stop.is_set():
-                _mark(config, outbox.release, [r.id for r in rows[i:]], owner, clock())
-                report.released += len(rows) - i
-                break
-            if time.monotonic() - renewed > lease.total_seconds() / 3:
-                _mark(config, outbox.renew, [r.id for r in rows[i:]], owner, clock(), lease)
-                renewed = time.monotonic()
-            try:
-                msg = composer.compose(row.kind, deadlines[row.deadline_id],
-                                       members[row.member_id], row.message_id, clock(),
-                                       was_due=row.was_due_at)
-            except ROW_ERRORS as exc:  # a row no door lets in today: it fails, the rest go on
-                why = f"cannot be rendered: {exc or type(exc).__name__}"
-                log.warning("%s %s", row.message_id, why)
-                _mark(config, outbox.mark_failed, row, owner, clock(), why)
-                report.failed += 1
-                continue
-            try:
-                backend.send(msg)
-            except DeliveryError as exc:
-                if exc.permanent:
-                    log.warning("permanent failure for %s: %s", row.message_id, exc.answer)
-                    report.last_answer = exc.answer
-                    _mark(config, outbox.mark_failed, row, owner, clock(), exc.answer)
+            outbox.marks_connection(get_engine(config.database_url)) as conn, \
+            ThreadPoolExecutor(1, thread_name_prefix="deliver") as worker:
+        marks, ahead = outbox.SentMarks(conn), _Ahead(worker)
+        try:
+            made = worker.submit(compose, rows[0]) if rows else None
+            for i, row in enumerate(rows):
+                assert made is not None
+                msg = made.result()
+                made = worker.submit(compose, rows[i + 1]) if i + 1 < len(rows) else None
+                if stop is not None and stop.is_set():
+                    ahead.settle()
+                    _mark(config, outbox.release, [r.id for r in rows[i:]], owner, clock())
+                    report.released += len(rows) - i
+                    break
+                if time.monotonic() - renewed > lease.total_seconds() / 3:
+                    ahead.settle()
+                    _mark(config, outbox.renew, [r.id for r in rows[i:]], owner, clock(), lease)
+                    renewed = time.monotonic()
+                if isinstance(msg, str):
+                    log.warning("%s %s", row.message_id, msg)
+                    ahead.settle()
+                    _mark(config, outbox.mark_failed, row, owner, clock(), msg)
                     report.failed += 1
                     continue
-                log.info("temporary failure for %s: %s", row.message_id, exc.answer)
-                report.last_answer = exc.answer
-                _mark(config, outbox.mark_retry, row, owner, clock(), exc.answer, first)
-                report.retried += 1
-                if exc.connection:  # the server is unreachable: the rest wait for backoff
-                    for rest in rows[i + 1:]:
-                        _mark(config, outbox.mark_retry, rest, owner, clock(), exc.answer, first)
-                        report.retried += 1
-                    break
-                continue
-            # The server has the message. A crash before this commit re-sends it later with
-            # the same Message-ID (see tracker.reminders.outbox): the one window no system can close.
-            _mark_sent(marks, row, owner, clock())
-            report.sent += 1
+                try:
+                    backend.send(msg, gate=ahead.settle)
+                except DeliveryError as exc:
+                    ahead.settle()  # refused before DATA: the gate did not run
+                    report.last_answer = exc.answer
+                    if exc.permanent:
+                        log.warning("permanent failure for %s: %s", row.message_id, exc.answer)
+                        _mark(config, outbox.mark_failed, row, owner, clock(), exc.answer)
+                        report.failed += 1
+                        continue
+                    log.info("temporary failure for %s: %s", row.message_id, exc.answer)
+                    _mark(config, outbox.mark_retry, row, owner, clock(), exc.answer, first)
+                    report.retried += 1
+                    if exc.connection:  # the server is unreachable: the rest wait for backoff
+                        for rest in rows[i + 1:]:
+                            _mark(config, outbox.mark_retry, rest, owner, clock(), exc.answer,
+                                  first)
+                            report.retried += 1
+                        break
+                    continue
+                # The server has the message. A crash before this mark commits re-sends it
+                # later with the same Message-ID (see tracker.reminders.outbox): the one window
+                # no system can close. The next message waits for the commit before DATA.
+                ahead.mark(marks, row, owner, clock())
+                report.sent += 1
+        finally:
+            if made is not None:
+                made.cancel()
+        ahead.settle()
     return report
 
 
