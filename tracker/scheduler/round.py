@@ -101,6 +101,7 @@ class _Ahead:
         self.pending: Future[None] | None = None
 
     def mark(self, marks: outbox.SentMarks, row: Claimed, owner: str, now: datetime) -> None:
+        self.settle()  # already done by the gate; never let an earlier mark's error go unseen
         self.pending = self.worker.submit(_mark_sent, marks, row, owner, now)
 
     def settle(self) -> None:
