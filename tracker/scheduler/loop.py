@@ -82,10 +82,17 @@ class Loop:
         sched.start()
 
     def shutdown(self) -> None:
-        """Stop: the round in progress sees the stop flag, gives back its claim and returns."""
+        """Stop: the round in progress sees the stop flag, gives back its claim and returns.
+
+        The round is waited for here, before APScheduler is shut down: its `shutdown(wait=True)`
+        holds the job-store lock while it waits for running jobs, and a round that had passed
+        its stop check would wait for that lock to book its next wake-up, for ever. Rounds
+        that start meanwhile find `busy` held and return at once.
+        """
         self.stop.set()
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True)
+        with self.busy:
+            if self.scheduler is not None:
+                self.scheduler.shutdown(wait=True)
 
     def _wake_at_next_due(self, soon: bool = False) -> None:
         if self.scheduler is None or self.stop.is_set():
