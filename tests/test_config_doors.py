@@ -46,6 +46,7 @@ def test_values_outside_the_range_are_refused(tmp_path: Path, key: tuple[str, st
 @pytest.mark.parametrize(("raw", "field", "words"), [
     ({"mail": {"sender": "not an address"}}, "[mail] sender", "not an address"),
     ({"mail": {"sender": "A <a@example.org>\r\nBcc: x@evil.example"}}, "[mail] sender", "\\r\\n"),
+    ({"mail": {"sender": "Sécrétariat <sécr@example.org>"}}, "[mail] sender", "ASCII address"),
     ({"tracker": {"base_url": "http://"}}, "[tracker] base_url", "host"),
     ({"tracker": {"base_url": "ftp://example.org/"}}, "[tracker] base_url", "http"),
     ({"calendars": {"name": "Alliance\x07\x1b[31m"}}, "[calendars] name", "control"),
@@ -54,7 +55,7 @@ def test_values_outside_the_range_are_refused(tmp_path: Path, key: tuple[str, st
     ({"tracker": {"database": "postgres://u:hunter2@db/x"}}, "[tracker] database",
      "postgresql+psycopg://u:***@db/x"),
     ({"tracker": {"database": "mysql://u@db/x"}}, "[tracker] database", "not installed"),
-], ids=["sender", "sender-crlf", "base-url-host", "base-url-scheme", "name-bell", "name-newline",
+], ids=["sender", "sender-crlf", "sender-not-ascii", "base-url-host", "base-url-scheme", "name-bell", "name-newline",
         "db-path", "db-postgres", "db-mysql"])
 def test_values_that_break_later_are_refused(tmp_path: Path, raw: dict[str, dict[str, object]],
                                              field: str, words: str) -> None:

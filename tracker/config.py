@@ -316,6 +316,9 @@ def _validate(config: Config) -> None:
     if any(unicodedata.category(ch) == "Cc" for ch in m.sender) or not _ADDRESS.match(sender):
         raise ConfigError("[mail] sender", f"{shown(m.sender)} is not an address; give one like "
                                            '"Alliance Secretariat <secretariat@example.org>"')
+    if not sender.isascii():  # mail headers and the SMTP envelope carry the address as ASCII
+        raise ConfigError("[mail] sender", f"{shown(sender)} is not an ASCII address; the name "
+                                           'may be any text, e.g. "Sécrétariat <secr@example.org>"')
     for (section, key), (lo, hi) in RANGES.items():
         value = getattr(getattr(config, section), key)
         if not lo <= value <= hi:

@@ -69,6 +69,19 @@ def test_each_member_gets_one_mail_in_their_own_time(
     assert stored == {m["Message-ID"] for m in smtp_server.messages}
 
 
+def test_a_sender_name_beyond_ascii_is_encoded_and_the_envelope_stays_ascii(
+    tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer  # noqa: F811
+) -> None:
+    """The config door takes any name but only an ASCII address (it refuses `sécr@...`)."""
+    add_members(sqlite_url, NOW, 2)
+    add_deadline_at(sqlite_url, NOW, "cop12-reg", "14 Oct 2024 noon")
+    config = make_config(tmp_path, sqlite_url, backend="smtp", smtp_host="127.0.0.1",
+                         smtp_port=smtp_server.port, sender="Sécrétariat <secr@example.org>")
+    assert run_round(config, lambda: SEND, "test").sent == 2 and smtp_server.count == 2
+    assert {r[0] for r in smtp_server.handler.received} == {"secr@example.org"}
+    assert {str(m["From"]) for m in smtp_server.messages} == {"Sécrétariat <secr@example.org>"}
+
+
 def test_4xx_retries_later_and_5xx_fails_with_the_answer(
     tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer  # noqa: F811
 ) -> None:

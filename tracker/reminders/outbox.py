@@ -266,16 +266,16 @@ def _same(value: Any) -> Any:
 
 
 class SentMarks:
-    """`mark_sent` for one batch's connection, at the cost of the UPDATE itself.
+    """`mark_sent` for one batch's connection, at little more than the cost of the UPDATE.
 
-    It runs once per message sent. Through SQLAlchemy (cache lookup, parameter processing,
-    execution context, result object) a mark cost the client 0.2 ms of CPU on PostgreSQL,
-    more than rendering the message; the UPDATE's round trip is a third of that. So `_SENT` is
-    compiled for the connection's dialect once, its `at` parameter goes through the column
-    type's own bind processor (the stored value is the one `mark_sent` writes), and each mark
-    is one `execute` on the driver's own cursor (psycopg prepares a statement it sees
-    repeatedly by itself, unless `prepare_threshold` was turned off for a pooler). Driver errors come out as SQLAlchemy's OperationalError
-    with the driver's error as `orig`, as from any other statement. On a `marks_connection`
+    It runs once per message sent. `_SENT` is compiled for the connection's dialect once, its
+    `at` parameter goes through the column type's own bind processor (the stored value is the
+    one `mark_sent` writes), and each mark is one `execute` on the driver's own cursor, past
+    SQLAlchemy's execution context and result objects: 0.104 ms a mark on PostgreSQL instead
+    of 0.117 with `exec_driver_sql` (SQLite: 0.036 instead of 0.043), and about a third less
+    client CPU. psycopg prepares a statement it sees repeatedly by itself (unless
+    `prepare_threshold` was turned off for a pooler). A driver error comes out as
+    SQLAlchemy's OperationalError with the driver's error as `orig`. On a `marks_connection`
     each mark commits by itself (the connection is in autocommit mode).
     """
 

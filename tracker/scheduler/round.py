@@ -113,7 +113,7 @@ class _Ahead:
 
 def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease: timedelta,
             stop: threading.Event | None = None) -> RoundReport:
-    """Render and send claimed rows over one backend connection, marking each right away."""
+    """Render and send claimed rows over one backend connection, marking each as it goes."""
     report = RoundReport()
     first = timedelta(seconds=config.mail.retry_seconds)
     with session_scope(config.database_url) as s:
@@ -133,6 +133,13 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
             outbox.marks_connection(get_engine(config.database_url)) as conn, \
             ThreadPoolExecutor(1, thread_name_prefix="deliver") as worker:
         marks, ahead = outbox.SentMarks(conn), _Ahead(worker)
+
+        def record(fn: Callable[Concatenate[Session, P], object], *args: P.args,
+                   **kwargs: P.kwargs) -> None:
+            """Any other state change, once the pending `sent` mark has committed."""
+            ahead.settle()
+            _mark(config, fn, *args, **kwargs)
+
         try:
             made = worker.submit(compose, rows[0]) if rows else None
             for i, row in enumerate(rows):
@@ -140,37 +147,32 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
                 msg = made.result()
                 made = worker.submit(compose, rows[i + 1]) if i + 1 < len(rows) else None
                 if stop is not None and stop.is_set():
-                    ahead.settle()
-                    _mark(config, outbox.release, [r.id for r in rows[i:]], owner, clock())
+                    record(outbox.release, [r.id for r in rows[i:]], owner, clock())
                     report.released += len(rows) - i
                     break
                 if time.monotonic() - renewed > lease.total_seconds() / 3:
-                    ahead.settle()
-                    _mark(config, outbox.renew, [r.id for r in rows[i:]], owner, clock(), lease)
+                    record(outbox.renew, [r.id for r in rows[i:]], owner, clock(), lease)
                     renewed = time.monotonic()
                 if isinstance(msg, str):
                     log.warning("%s %s", row.message_id, msg)
-                    ahead.settle()
-                    _mark(config, outbox.mark_failed, row, owner, clock(), msg)
+                    record(outbox.mark_failed, row, owner, clock(), msg)
                     report.failed += 1
                     continue
                 try:
                     backend.send(msg, gate=ahead.settle)
-                except DeliveryError as exc:
-                    ahead.settle()  # refused before DATA: the gate did not run
+                except DeliveryError as exc:  # maybe refused before the gate ran: record waits
                     report.last_answer = exc.answer
                     if exc.permanent:
                         log.warning("permanent failure for %s: %s", row.message_id, exc.answer)
-                        _mark(config, outbox.mark_failed, row, owner, clock(), exc.answer)
+                        record(outbox.mark_failed, row, owner, clock(), exc.answer)
                         report.failed += 1
                         continue
                     log.info("temporary failure for %s: %s", row.message_id, exc.answer)
-                    _mark(config, outbox.mark_retry, row, owner, clock(), exc.answer, first)
+                    record(outbox.mark_retry, row, owner, clock(), exc.answer, first)
                     report.retried += 1
                     if exc.connection:  # the server is unreachable: the rest wait for backoff
                         for rest in rows[i + 1:]:
-                            _mark(config, outbox.mark_retry, rest, owner, clock(), exc.answer,
-                                  first)
+                            record(outbox.mark_retry, rest, owner, clock(), exc.answer, first)
                             report.retried += 1
                         break
                     continue
