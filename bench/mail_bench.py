@@ -128,7 +128,8 @@ def arrived_once(received: Received, url: str) -> None:
 
 
 def real_path(count: int, server: Server, db_url: str | None,
-              profile: cProfile.Profile | None = None) -> tuple[float, float, Received]:
+              profile: cProfile.Profile | None = None,
+              batch: int = 500) -> tuple[float, float, Received]:
     """Members and the deadline exist, nothing is planned; the timed part is one round at the
     sending moment: sync (planning every row), claim, render, send, mark.
 
@@ -143,7 +144,7 @@ def real_path(count: int, server: Server, db_url: str | None,
         if profile is not None:
             profile.enable()
         began = time.perf_counter()
-        report = run_round(config, lambda: SEND, "bench", batch=500)
+        report = run_round(config, lambda: SEND, "bench", batch=batch)
         took = time.perf_counter() - began
         if profile is not None:
             profile.disable()
@@ -210,6 +211,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=500,
+                        help="rows claimed and sent per connection (`remind send-due` and the "
+                             "scheduler use [mail] batch_size, 100 by default)")
     parser.add_argument("--sync-members", type=int, default=2000)
     parser.add_argument("--sync-deadlines", type=int, default=200)
     parser.add_argument("--server-process", action="store_true",
@@ -228,10 +232,11 @@ def main() -> None:
         # baseline, real, baseline: the real rate is compared with the mean of the baselines
         # just before and just after it, so a load that comes and goes on a shared machine
         # weighs on both sides of the ratio.
-        _, _, received = real_path(args.count, server, args.db_url)
+        _, _, received = real_path(args.count, server, args.db_url, batch=args.batch)
         before = baseline(received, server)
         for _ in range(args.runs):
-            rate, plan_took, received = real_path(args.count, server, args.db_url)
+            rate, plan_took, received = real_path(args.count, server, args.db_url,
+                                                  batch=args.batch)
             after = baseline(received, server)
             reals.append(rate)
             plans.append(plan_took)
@@ -241,7 +246,7 @@ def main() -> None:
             before = after
         if args.profile:
             profile = cProfile.Profile()
-            real_path(args.count, server, args.db_url, profile)
+            real_path(args.count, server, args.db_url, profile, args.batch)
             out = io.StringIO()
             stats = pstats.Stats(profile, stream=out).strip_dirs()
             stats.sort_stats("tottime").print_stats(args.profile)
@@ -250,8 +255,8 @@ def main() -> None:
     finally:
         server.stop()
     real, base = statistics.median(reals), statistics.median(bases)
-    print(f"{args.count} reminders of one deadline on a {store_name(args.db_url)}, median of "
-          f"{args.runs} runs, SMTP server in {where}")
+    print(f"{args.count} reminders of one deadline on a {store_name(args.db_url)}, batches of "
+          f"{args.batch}, median of {args.runs} runs, SMTP server in {where}")
     print(f"  real send path (round: sync planning all + claim+render+send+mark): {real:8.0f} msg/s")
     print(f"  bare smtplib.sendmail, same bytes, one conn.:  {base:8.0f} msg/s")
     ratios = [r / b for r, b in zip(reals, bases, strict=True)]
