@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.helpers.remind_data import add_deadline_at, add_members, make_config
-from tests.helpers.smtp_server import Recorder, SmtpServer
+from tests.helpers.smtp_server import Recorder, SmtpServer, message_id
 from tracker.db.engine import session_scope
 from tracker.errors import OperationalError
 from tracker.reminders.tables import OutboxRow
@@ -26,12 +26,6 @@ from tracker.scheduler.round import run_round
 NOW = datetime(2024, 10, 3, 10, 0, tzinfo=UTC)
 COUNT = 12  # members; three reminders each, of which one or two are due at NOW
 LEASE = timedelta(seconds=2)
-
-
-def _message_id(data: bytes) -> str:
-    head = data.split(b"\r\n\r\n", 1)[0].decode()
-    return next(line.split(":", 1)[1].strip() for line in head.split("\r\n")
-                if line.lower().startswith("message-id:"))
 
 
 def _sent(url: str) -> set[str]:
@@ -55,14 +49,14 @@ class Checking(Recorder):
         self.threads: list[threading.Thread] = []
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        earlier = {_message_id(r[2]) for r in self.received}
+        earlier = {message_id(r[2]) for r in self.received}
         missing = earlier - _sent(self.url) if not self.renamed else set()
         if missing:
             self.unmarked.append((len(earlier), missing))
         answer = await super().handle_DATA(server, session, envelope)
         n = len(self.received)
         if n == self.hold:
-            self._hold(_message_id(self.received[-1][2]))
+            self._hold(message_id(self.received[-1][2]))
         if n == self.fail:
             with session_scope(self.url) as s:
                 s.execute(text("ALTER TABLE reminders RENAME TO reminders_away"))
@@ -126,15 +120,15 @@ def test_a_mark_that_fails_stops_the_batch_before_the_next_message(
         with session_scope(db_url) as s:
             s.execute(text("ALTER TABLE reminders_away RENAME TO reminders"))
         handler.renamed = False
-        third = _message_id(handler.received[2][2])
-        assert _sent(db_url) == {_message_id(r[2]) for r in handler.received[:2]}
+        third = message_id(handler.received[2][2])
+        assert _sent(db_url) == {message_id(r[2]) for r in handler.received[:2]}
         # The lease runs out; the next round sends the rest, and the third again with the
         # same Message-ID: the one message a crash at that point may repeat.
         later = run_round(config, lambda: NOW + 2 * LEASE, "t",  # type: ignore[arg-type]
                           batch=COUNT, lease=LEASE)
     finally:
         server.stop()
-    ids = [_message_id(r[2]) for r in handler.received]
+    ids = [message_id(r[2]) for r in handler.received]
     assert later.sent == len(ids) - 3 and ids.count(third) == 2 and len(set(ids)) == len(ids) - 1
     assert _sent(db_url) == set(ids)
     # Until its resend was marked, each arrival found the third unmarked, and nothing else.

@@ -6,7 +6,6 @@ for the one that died before it could log anything; "arrived" means: in any of t
 
 from __future__ import annotations
 
-import re
 import socket
 import subprocess
 import time
@@ -19,7 +18,7 @@ from sqlalchemy import select
 
 from tests.helpers.processes import expected_ids, sent_count, start, stop, wait_for
 from tests.helpers.remind_data import ZONES, add_deadline_at
-from tests.helpers.smtp_server import SmtpServer
+from tests.helpers.smtp_server import SmtpServer, message_id
 from tracker.db.engine import session_scope
 from tracker.records.members import import_members
 from tracker.reminders.tables import OutboxRow
@@ -28,8 +27,6 @@ from tracker.timeparse import iso_utc, utc_now
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 COUNT = 3000
-MESSAGE_ID = re.compile(rb"^Message-ID: (.*?)\r?\n", re.M | re.I)
-
 
 def _members(url: str, count: int) -> None:
     """3,000 members with a 4h reminder, through the bulk import (one transaction)."""
@@ -51,15 +48,8 @@ def _config(folder: Path, url: str, port: int) -> Path:
 
 
 def _message_ids(server: SmtpServer) -> list[str]:
-    """The Message-ID header of each accepted message, read from the raw bytes.
-
-    A regex, not the email parser: parsing 3,000 MIME messages would take longer than sending.
-    """
     with server.handler.lock:
-        raw = [r[2] for r in server.handler.received]
-    ids = [MESSAGE_ID.search(b) for b in raw]
-    assert all(ids), "a message without a Message-ID"
-    return [m.group(1).decode() for m in ids if m]
+        return [message_id(r[2]) for r in server.handler.received]
 
 
 def _claimed_by(url: str, owner: str) -> set[str]:
