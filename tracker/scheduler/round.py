@@ -94,7 +94,7 @@ class _Ahead:
     so the server never accepts a message while the previous one is still unmarked, and a
     crash repeats at most the one message in flight, as before. One thread, so marks commit
     in order on their one connection. With the cheaper marks and envelope made alongside, the
-    send path on PostgreSQL went from 0.39 to 0.51 of bare smtplib (bench/mail_bench.py, with
+    send path on PostgreSQL went from 0.40 to 0.51 of bare smtplib (bench/mail_bench.py, with
     the mail server in a child process); without this thread, 20 % slower again.
     """
 
