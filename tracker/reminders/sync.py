@@ -199,7 +199,8 @@ def _tags_column(column: Any) -> Any:
 @functools.lru_cache(maxsize=4096)
 def _tags(stored: str | None) -> tuple[str, ...]:
     """The tags of a stored JSON list: 100,000 members share a few hundred lists, and parsing
-    each member's two lists (by the driver or SQLAlchemy) was a third of a first sync's time."""
+    each member's two lists (by the driver or SQLAlchemy) was a quarter of a first sync's
+    time under the profiler (2,000 members on PostgreSQL)."""
     return tuple(json.loads(stored) or ()) if stored else ()
 
 
