@@ -7,14 +7,11 @@ for each measurement and drops it afterwards, so nothing else on that server is 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
+from tests.helpers.pg import scratch_database
 from tracker.db.engine import dispose_engines, migrate
 
 
@@ -29,19 +26,9 @@ def fresh_store(folder: Path, server_url: str | None, name: str = "bench") -> It
         finally:
             dispose_engines()
         return
-    scratch = f"tracker_{name}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{scratch}"'))
-    url = make_url(server_url).set(database=scratch).render_as_string(hide_password=False)
-    try:
+    with scratch_database(server_url, f"tracker_{name}") as url:
         migrate(url)
         yield url
-    finally:
-        dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def store_name(server_url: str | None) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,21 +69,10 @@ def _throwaway_pg_database() -> Iterator[str]:
         pytest.fail(f"make test-pg needs PostgreSQL: {reason}")  # not a silent all-skip
     if reason:
         pytest.skip(reason)
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from tests.helpers.pg import scratch_database
 
-    name = f"tracker_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(PG_ADMIN_URL, "tracker_test") as url:
         yield url
-    finally:
-        dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _emptied(url: str) -> str:
