@@ -220,6 +220,23 @@ def test_reminder_after_the_deadline_is_skipped_with_reason(setup: Config) -> No
     assert len(reasons) == 1 and reasons.pop().startswith("deadline passed (2024-10-14 10:00 UTC)")
 
 
+def test_a_due_row_whose_deadline_is_gone_is_skipped_not_left_in_the_way(setup: Config) -> None:
+    """`tracker deadline delete` removes pending rows; a deletion by raw SQL leaves them. The
+    claim finds them first (they are the oldest) and records why they are not sent."""
+    sync(setup, T1)
+    from sqlalchemy import delete
+
+    from tracker.records.models import Deadline
+
+    with session_scope(setup.database_url) as s:
+        s.execute(delete(Deadline).where(Deadline.id == "cop12-reg"))
+    got = claim(setup, datetime(2024, 9, 30, 23, tzinfo=UTC), limit=3)
+    assert got == []
+    gone = rows(setup, deadline_id="cop12-reg")
+    assert gone and {(r.state, r.last_error) for r in gone if r.slot == "14d"} == {
+        ("skipped", "deadline deleted")}
+
+
 def test_expired_lease_is_claimable_again(setup: Config) -> None:
     sync(setup, T1)
     at = datetime(2024, 9, 30, 23, tzinfo=UTC)

@@ -29,7 +29,7 @@ class OutboxRow(Base):
     __tablename__ = "reminders"
     __table_args__ = (
         UniqueConstraint("member_id", "deadline_id", "slot", name="uq_reminders_key"),
-        Index("ix_reminders_state_next", "state", "next_attempt_at"),
+        Index("ix_reminders_due", "state", "next_attempt_at", "id"),  # the claim's order
         Index("ix_reminders_deadline", "deadline_id"),
     )
 
