@@ -1,7 +1,7 @@
 """A scheduler round at scale: 100,000 members, 50,000 deadlines, 1,000 reminders due.
 
     .venv/bin/python -m bench.round_bench [--full] [--members N] [--deadlines N] [--due 1000]
-                                          [--runs 3] [--db-url URL] [--explain]
+                                          [--runs 3] [--db-url URL] [--explain] [--batch 500]
 
 The database is built with bulk Core INSERTs (members follow one of 100 series each; one
 deadline, followed by `--due` members, has a "2h" reminder that is due at the measured
@@ -19,7 +19,9 @@ deadlines). Then, in a fresh child process per run:
 
 Each child's peak RSS (`ru_maxrss` of RUSAGE_SELF) is its own. Default size: 10,000 members
 and 5,000 deadlines (about a minute); `--full` is the issue's 100,000 x 50,000.
-`--explain` prints the query plan of the claim's SELECT as it was sent to the database
+`--batch` is the rows claimed at a time (500; the scheduler's `[mail] batch_size` is 100):
+with `--due 20000 --batch 100` the round is a scheduler catching up on a backlog, one claim per
+100 rows. `--explain` prints the query plan of the claim's SELECT as it was sent to the database
 (EXPLAIN QUERY PLAN on SQLite; EXPLAIN ANALYZE in a rolled-back transaction on PostgreSQL).
 """
 
@@ -191,7 +193,8 @@ def explain(url: str, statement: str, parameters: Any) -> str:
     return statement + "\n" + "\n".join(lines)
 
 
-def one_round(url: str, folder: Path, due: int, want_explain: bool) -> dict[str, Any]:
+def one_round(url: str, folder: Path, due: int, want_explain: bool,
+              batch: int) -> dict[str, Any]:
     """Child process: reset, one real round, then the bare SELECT; times and peak RSS."""
     _reset(url)
     config = make_config(folder, url)
@@ -199,7 +202,7 @@ def one_round(url: str, folder: Path, due: int, want_explain: bool) -> dict[str,
     engine = get_engine(url)
     with _capture(engine, captured):
         began = time.perf_counter()
-        report = run_round(config, lambda: AT, "bench", batch=500)
+        report = run_round(config, lambda: AT, "bench", batch=batch)
         took = time.perf_counter() - began
     assert report.sent == due and not report.sync, (report.sent, report.sync)
     rss = _peak_mb()
@@ -230,7 +233,7 @@ def child(args: argparse.Namespace) -> None:
     if args.child == "sync":
         print(json.dumps(first_sync(args.url, folder)))
     else:
-        print(json.dumps(one_round(args.url, folder, args.due, args.explain)))
+        print(json.dumps(one_round(args.url, folder, args.due, args.explain, args.batch)))
 
 
 @contextmanager
@@ -254,6 +257,7 @@ def main() -> None:
     parser.add_argument("--deadlines", type=int, default=None)
     parser.add_argument("--due", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=500, help="rows claimed at a time")
     parser.add_argument("--db-url", default=None,
                         help="a PostgreSQL server URL to make scratch databases on "
                              "(default: SQLite files)")
@@ -276,7 +280,8 @@ def main() -> None:
             rounds: list[dict[str, Any]] = []
             smalls: list[dict[str, Any]] = []
             for run in range(args.runs):
-                common = ["--folder", str(folder), "--due", str(args.due)]
+                common = ["--folder", str(folder), "--due", str(args.due),
+                          "--batch", str(args.batch)]
                 rounds.append(run_child("round", "--url", url, *common,
                                         *(["--explain"] if args.explain and run == 0 else [])))
                 smalls.append(run_child("round", "--url", small, *common))
@@ -288,7 +293,8 @@ def main() -> None:
     small_s = statistics.median(r["seconds"] for r in smalls)
     small_rss = statistics.median(r["rss_mb"] for r in smalls)
     print(f"scheduler round, {members:,} members x {deadlines:,} deadlines, {args.due:,} due, "
-          f"{store_name(args.db_url)}, medians of {args.runs} runs:")
+          f"claimed {args.batch:,} at a time, {store_name(args.db_url)}, medians of {args.runs} "
+          "runs:")
     print(f"  build (bulk INSERT) {synced['build_seconds']:.1f} s; first sync "
           f"{synced['seconds']:.1f} s, {synced['rows']:,} rows inside the horizon, "
           f"{synced['deadlines']:,} deadlines and {synced['members']:,} members looked at, "
