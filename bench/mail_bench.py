@@ -6,7 +6,7 @@
 Real path, timed: one scheduler round (what `tracker remind send-due` runs) at the moment
 2,000 reminders of one deadline are due, on a database where nothing was planned yet: sync
 (plans the deadline for every member, records each member's plan marker), claim, render
-(Jinja2, .ics; the next message on a helper thread during this one's exchange), send over one
+(Jinja2, .ics; 50 messages at a time, just before they are sent), send over one
 SMTP connection per batch, mark each row sent once the server accepted it (on the helper
 thread, during the next message's MAIL and RCPT; its DATA waits for the commit). Planning is counted, as issue 13 asks. Baseline, in the same run: bare
 smtplib re-sending the exact bytes the real path delivered (`sendmail`, nothing rendered or
