@@ -121,7 +121,7 @@ def _in_runs(compose: Callable[[Claimed], Outgoing | str],
     cost three times what it costs in a run (0.28-0.33 ms a message against 0.13-0.16 ms:
     thread switches and cold caches) and held the GIL when the server's answer came, so the
     sender waited for it. In runs on the sender, the send path on PostgreSQL went from 0.57 to
-    0.64 of bare smtplib with the server as a thread, and from 0.645 to 0.685 with it in a
+    0.65 of bare smtplib with the server as a thread, and from 0.645 to 0.685 with it in a
     child process (medians of alternating bench/mail_bench.py runs, old and new code, one
     session). A run, not the batch: `[mail] batch_size` may be 10,000, and a message should show the clock of its
     sending, give or take a run.
