@@ -123,8 +123,8 @@ def _in_runs(compose: Callable[[Claimed], Outgoing | str],
     sender waited for it. In runs on the sender, the send path on PostgreSQL went from 0.57 to
     0.65 of bare smtplib with the server as a thread, and from 0.645 to 0.685 with it in a
     child process (medians of alternating bench/mail_bench.py runs, old and new code, one
-    session). A run, not the batch: `[mail] batch_size` may be 10,000, and a message should show the clock of its
-    sending, give or take a run.
+    session). A run, not the batch: `[mail] batch_size` may be 10,000, and a message should
+    show the clock of its sending, give or take a run.
     """
     for start in range(0, len(rows), RENDER_RUN):
         yield from [compose(row) for row in rows[start:start + RENDER_RUN]]
