@@ -83,7 +83,7 @@ def _mark_sent(marks: outbox.SentMarks, row: Claimed, owner: str, now: datetime)
         raise OperationalError("database", f"cannot mark {row.message_id} sent: {exc.orig}") from exc
 
 
-class _Ahead:
+class _MarkBehind:
     """The batch's helper thread: commits the last `sent` mark while the sender waits for the
     mail server.
 
@@ -151,12 +151,12 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
     with open_backend(config) as backend, \
             outbox.marks_connection(get_engine(config.database_url)) as conn, \
             ThreadPoolExecutor(1, thread_name_prefix="deliver") as worker:
-        marks, ahead = outbox.SentMarks(conn), _Ahead(worker)
+        marks, behind = outbox.SentMarks(conn), _MarkBehind(worker)
 
         def record(fn: Callable[Concatenate[Session, P], object], *args: P.args,
                    **kwargs: P.kwargs) -> None:
             """Any other state change, once the pending `sent` mark has committed."""
-            ahead.settle()
+            behind.settle()
             _mark(config, fn, *args, **kwargs)
 
         for i, (row, msg) in enumerate(zip(rows, _in_runs(compose, rows), strict=True)):
@@ -173,7 +173,7 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
                 report.failed += 1
                 continue
             try:
-                backend.send(msg, gate=ahead.settle)
+                backend.send(msg, gate=behind.settle)
             except DeliveryError as exc:  # maybe refused before the gate ran: record waits
                 report.last_answer = exc.answer
                 if exc.permanent:
@@ -193,9 +193,9 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
             # The server has the message. A crash before this mark commits re-sends it
             # later with the same Message-ID (see tracker.reminders.outbox): the one window
             # no system can close. The next message waits for the commit before DATA.
-            ahead.mark(marks, row, owner, clock())
+            behind.mark(marks, row, owner, clock())
             report.sent += 1
-        ahead.settle()
+        behind.settle()
     return report
 
 
