@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from tracker.config import Config
 from tracker.db.engine import session_scope
 from tracker.records.deadlines import DeadlineInput, edit_deadline
 from tracker.records.models import Deadline, Member
-from tracker.reminders.mail import OutboxBackend, render, when_text
+from tracker.reminders.mail import OutboxBackend, SmtpBackend, render, when_text, wire_data
+from tracker.reminders.mime import Outgoing
 from tracker.reminders.tables import OutboxRow
 from tracker.scheduler.round import run_round
 
@@ -246,3 +248,21 @@ def test_when_text_across_dates() -> None:
         "by the end of Fri 9 May in Vienna (18:59 Halifax)")
     assert when_text(end, "Europe/Vienna", "Europe/Vienna", end_of_day=True) == (
         "by the end of Fri 9 May 2025 in Vienna")
+
+
+@pytest.mark.parametrize("tail", [b"\r\n", b""], ids=["ends-with-crlf", "no-final-line-end"])
+def test_lines_that_begin_with_a_dot_arrive_as_smtplib_sends_them(
+    tmp_path: Path, sqlite_url: str, smtp_server: SmtpServer, tail: bytes  # noqa: F811
+) -> None:
+    """The backend writes DATA itself (to work while the server reads it): the dot-stuffing
+    and the end of data must be what `smtplib.SMTP.data` makes of the same bytes."""
+    body = b"Subject: dots\r\n\r\n.\r\n..\r\n.hidden\r\nmiddle . dot\r\n.\r\n.last" + tail
+    msg = Outgoing("<dots@example.org>", "secretariat@example.org", "a@example.net", body)
+    with SmtpBackend(smtp_config(tmp_path, sqlite_url, smtp_server)) as backend:
+        backend.send(msg)
+    with smtplib.SMTP("127.0.0.1", smtp_server.port) as plain:
+        plain.sendmail(msg.sender, [msg.recipient], body)
+    ours, smtplibs = (r[2] for r in smtp_server.handler.received)
+    assert ours == smtplibs == body.removesuffix(b"\r\n") + b"\r\n"
+    wire = wire_data(body)
+    assert wire.endswith(b"\r\n.\r\n") and wire.split(b"\r\n").count(b".") == 1  # the end only

@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -20,6 +21,9 @@ from tests.helpers.remind_data import add_deadline_at, add_members, make_config
 from tests.helpers.smtp_server import Recorder, SmtpServer, message_id
 from tracker.db.engine import session_scope
 from tracker.errors import OperationalError
+from tracker.records.models import Deadline, Member
+from tracker.reminders.mail import Addressee, Composer
+from tracker.reminders.mime import Outgoing
 from tracker.reminders.tables import OutboxRow
 from tracker.scheduler.round import run_round
 
@@ -133,3 +137,37 @@ def test_a_mark_that_fails_stops_the_batch_before_the_next_message(
     assert _sent(db_url) == set(ids)
     # Until its resend was marked, each arrival found the third unmarked, and nothing else.
     assert handler.unmarked and all(missing == {third} for _, missing in handler.unmarked)
+
+
+def test_an_unexpected_error_rendering_ahead_comes_after_the_messages_before_it(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Messages are rendered while the server reads earlier ones. A render that fails with an
+    error nobody expected (a bug, not a bad row) must not cut off the message in flight: the
+    ones before it arrive and are marked, it and the rest stay claimed for the next round."""
+    handler = Checking(db_url)
+    server, config = _setup(tmp_path, db_url, handler)
+    real = Composer.compose
+
+    def compose(self: Composer, kind: str, deadline: Deadline, member: Addressee,
+                *args: Any, **kwargs: Any) -> Outgoing:
+        if member.email == "m0005@example.net":
+            raise RuntimeError("a bug in rendering")
+        return real(self, kind, deadline, member, *args, **kwargs)
+
+    monkeypatch.setattr(Composer, "compose", compose)
+    try:
+        with pytest.raises(RuntimeError, match="a bug in rendering"):
+            run_round(config, lambda: NOW, "t", batch=COUNT)  # type: ignore[arg-type]
+    finally:
+        server.stop()
+    with session_scope(db_url) as s:  # the batch, in the order it was claimed and sent
+        batch = s.execute(
+            select(Member.email, OutboxRow.state, OutboxRow.message_id)
+            .join(Member, Member.id == OutboxRow.member_id)
+            .where(OutboxRow.state.in_(("sent", "claimed")))
+            .order_by(OutboxRow.next_attempt_at, OutboxRow.id)).all()
+    k = [email for email, _, _ in batch].index("m0005@example.net")
+    assert k > 0 and [state for _, state, _ in batch] == ["sent"] * k + ["claimed"] * (len(batch) - k)
+    assert [message_id(r[2]) for r in handler.received] == [m for _, _, m in batch[:k]]
+    assert handler.unmarked == []

@@ -14,8 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -84,50 +83,76 @@ def _mark_sent(marks: outbox.SentMarks, row: Claimed, owner: str, now: datetime)
 
 
 class _MarkBehind:
-    """The batch's helper thread: commits the last `sent` mark while the sender waits for the
-    mail server.
+    """Holds the last `sent` mark until the next message's MAIL FROM is on its way.
 
-    A message costs a mail exchange (4 round trips) and a database round trip for its mark; one
-    after the other, both were waited for in turn. Here a message's mark is committed during
-    the next one's MAIL and RCPT: `settle` (the backend's gate, run before DATA) waits for it,
-    so the server never accepts a message while the previous one is still unmarked, and a
-    crash repeats at most the one message in flight, as before. One thread, so marks commit
-    in order on their one connection. Without this thread the send path was 20 % slower.
+    A message costs a mail exchange (4 round trips) and a database round trip for its mark;
+    one after the other, both were waited for in turn. Here a message's mark is committed while
+    the server reads the next one's MAIL FROM (the backend's gate): the server never accepts a
+    message while the one before it is unmarked, so a crash repeats at most the one message in
+    flight. It used to be committed by a helper thread during MAIL and RCPT; on this thread,
+    in the server's time, the sender no longer fights that thread for the GIL.
     """
 
-    def __init__(self, worker: ThreadPoolExecutor) -> None:
-        self.worker = worker
-        self.pending: Future[None] | None = None
+    def __init__(self, marks: outbox.SentMarks) -> None:
+        self.marks = marks
+        self.pending: tuple[Claimed, str, datetime] | None = None
 
-    def mark(self, marks: outbox.SentMarks, row: Claimed, owner: str, now: datetime) -> None:
-        self.settle()  # already done by the gate; never let an earlier mark's error go unseen
-        self.pending = self.worker.submit(_mark_sent, marks, row, owner, now)
+    def mark(self, row: Claimed, owner: str, now: datetime) -> None:
+        self.settle()  # already done by the gate; never hold two
+        self.pending = (row, owner, now)
 
     def settle(self) -> None:
-        """Wait for the last `sent` mark; raises its error (the batch must stop there)."""
+        """Commit the held `sent` mark; raises its error (the batch must stop there)."""
         pending, self.pending = self.pending, None
         if pending is not None:
-            pending.result()
+            _mark_sent(self.marks, *pending)
 
 
-RENDER_RUN = 50
+RENDER_AHEAD = 50
 
 
-def _in_runs(compose: Callable[[Claimed], Outgoing | str],
-             rows: list[Claimed]) -> Iterator[Outgoing | str]:
-    """The rows' messages, rendered RENDER_RUN at a time just before they are sent.
+class _Ahead:
+    """The batch's messages, rendered while the server reads the ones before them.
 
-    Rendering is pure CPU under the GIL. Done on the helper thread during each exchange, it
-    cost three times what it costs in a run (0.28-0.33 ms a message against 0.13-0.16 ms:
-    thread switches and cold caches) and held the GIL when the server's answer came, so the
-    sender waited for it. In runs on the sender, the send path on PostgreSQL went from 0.57 to
-    0.65 of bare smtplib with the server as a thread, and from 0.645 to 0.685 with it in a
-    child process (medians of alternating bench/mail_bench.py runs, old and new code, one
-    session). A run, not the batch: `[mail] batch_size` may be 10,000, and a message should
-    show the clock of its sending, give or take a run.
+    Rendering is pure CPU. The backend calls `render_next` once the message is written and
+    until the server's verdict is in (its `meanwhile`), so with the mail server in another
+    process or on another machine, as any real MTA is, rendering costs the send path nothing:
+    with this and `_MarkBehind`, `bench/mail_bench.py --server-process` went from 0.66 to about
+    0.8-0.9 of bare smtplib on PostgreSQL and SQLite. A render done between two exchanges
+    costs about twice the CPU of one in a run (0.25 ms against 0.15: cold caches), so with
+    aiosmtpd as a thread of this process, sharing its GIL, the gain is gone (0.6-0.7 before
+    and after). `take` renders a run when nothing is ready (a batch's first message; the
+    outbox folder, which waits for nothing). At most RENDER_AHEAD messages wait:
+    `[mail] batch_size` may be 10,000 (about 50 MB of messages), and a message should show the
+    clock of its sending, give or take a run. An unexpected error is kept and raised on its
+    row's turn, after the messages before it went out and were marked.
     """
-    for start in range(0, len(rows), RENDER_RUN):
-        yield from [compose(row) for row in rows[start:start + RENDER_RUN]]
+
+    def __init__(self, compose: Callable[[Claimed], Outgoing | str], rows: list[Claimed]) -> None:
+        self.compose, self.rows = compose, rows
+        self.ready: dict[int, Outgoing | str | Exception] = {}
+        self.next = 0
+
+    def render_next(self) -> bool:
+        """Render one more message; False when none is left to render or enough wait."""
+        if self.next >= len(self.rows) or len(self.ready) >= RENDER_AHEAD:
+            return False
+        try:
+            self.ready[self.next] = self.compose(self.rows[self.next])
+        except Exception as exc:  # raised by `take`, on the sender's own turn
+            self.ready[self.next] = exc
+        self.next += 1
+        return True
+
+    def take(self, i: int) -> Outgoing | str:
+        """Row `i`'s message (rows are taken in order, each once)."""
+        if i not in self.ready:
+            while self.render_next():
+                pass
+        msg = self.ready.pop(i)
+        if isinstance(msg, Exception):
+            raise msg
+        return msg
 
 
 def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease: timedelta,
@@ -149,53 +174,55 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
             return f"cannot be rendered: {exc or type(exc).__name__}"
 
     with open_backend(config) as backend, \
-            outbox.marks_connection(get_engine(config.database_url)) as conn, \
-            ThreadPoolExecutor(1, thread_name_prefix="deliver") as worker:
-        marks, behind = outbox.SentMarks(conn), _MarkBehind(worker)
+            outbox.marks_connection(get_engine(config.database_url)) as conn:
+        behind, ahead = _MarkBehind(outbox.SentMarks(conn)), _Ahead(compose, rows)
 
         def record(fn: Callable[Concatenate[Session, P], object], *args: P.args,
                    **kwargs: P.kwargs) -> None:
-            """Any other state change, once the pending `sent` mark has committed."""
+            """Any other state change, once the held `sent` mark has committed."""
             behind.settle()
             _mark(config, fn, *args, **kwargs)
 
-        for i, (row, msg) in enumerate(zip(rows, _in_runs(compose, rows), strict=True)):
-            if stop is not None and stop.is_set():
-                record(outbox.release, [r.id for r in rows[i:]], owner, clock())
-                report.released += len(rows) - i
-                break
-            if time.monotonic() - renewed > lease.total_seconds() / 3:
-                record(outbox.renew, [r.id for r in rows[i:]], owner, clock(), lease)
-                renewed = time.monotonic()
-            if isinstance(msg, str):
-                log.warning("%s %s", row.message_id, msg)
-                record(outbox.mark_failed, row, owner, clock(), msg)
-                report.failed += 1
-                continue
-            try:
-                backend.send(msg, gate=behind.settle)
-            except DeliveryError as exc:  # maybe refused before the gate ran: record waits
-                report.last_answer = exc.answer
-                if exc.permanent:
-                    log.warning("permanent failure for %s: %s", row.message_id, exc.answer)
-                    record(outbox.mark_failed, row, owner, clock(), exc.answer)
+        try:  # whatever ends the batch, the message the server accepted last is marked
+            for i, row in enumerate(rows):
+                if stop is not None and stop.is_set():
+                    record(outbox.release, [r.id for r in rows[i:]], owner, clock())
+                    report.released += len(rows) - i
+                    break
+                if time.monotonic() - renewed > lease.total_seconds() / 3:
+                    record(outbox.renew, [r.id for r in rows[i:]], owner, clock(), lease)
+                    renewed = time.monotonic()
+                msg = ahead.take(i)
+                if isinstance(msg, str):
+                    log.warning("%s %s", row.message_id, msg)
+                    record(outbox.mark_failed, row, owner, clock(), msg)
                     report.failed += 1
                     continue
-                log.info("temporary failure for %s: %s", row.message_id, exc.answer)
-                record(outbox.mark_retry, row, owner, clock(), exc.answer, first)
-                report.retried += 1
-                if exc.connection:  # the server is unreachable: the rest wait for backoff
-                    for rest in rows[i + 1:]:
-                        record(outbox.mark_retry, rest, owner, clock(), exc.answer, first)
-                        report.retried += 1
-                    break
-                continue
-            # The server has the message. A crash before this mark commits re-sends it
-            # later with the same Message-ID (see tracker.reminders.outbox): the one window
-            # no system can close. The next message waits for the commit before DATA.
-            behind.mark(marks, row, owner, clock())
-            report.sent += 1
-        behind.settle()
+                try:
+                    backend.send(msg, gate=behind.settle, meanwhile=ahead.render_next)
+                except DeliveryError as exc:  # maybe refused before the gate ran: record waits
+                    report.last_answer = exc.answer
+                    if exc.permanent:
+                        log.warning("permanent failure for %s: %s", row.message_id, exc.answer)
+                        record(outbox.mark_failed, row, owner, clock(), exc.answer)
+                        report.failed += 1
+                        continue
+                    log.info("temporary failure for %s: %s", row.message_id, exc.answer)
+                    record(outbox.mark_retry, row, owner, clock(), exc.answer, first)
+                    report.retried += 1
+                    if exc.connection:  # the server is unreachable: the rest wait for backoff
+                        for rest in rows[i + 1:]:
+                            record(outbox.mark_retry, rest, owner, clock(), exc.answer, first)
+                            report.retried += 1
+                        break
+                    continue
+                # The server has the message. A crash before this mark commits re-sends it
+                # later with the same Message-ID (see tracker.reminders.outbox): the one window
+                # no system can close. The next message's gate commits it before its DATA.
+                behind.mark(row, owner, clock())
+                report.sent += 1
+        finally:
+            behind.settle()
     return report
 
 
