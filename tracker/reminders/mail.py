@@ -534,7 +534,8 @@ class SmtpBackend:
              meanwhile: Meanwhile | None = None) -> None:
         """Send one message. `gate` runs while the server reads MAIL FROM, before it can accept
         the message; `meanwhile`, piece by piece, while the server reads the message itself
-        (at least once, then until its answer is in or no work is left).
+        (for an Outgoing: at least once, then until its answer is in or `meanwhile` says no
+        work is left; an EmailMessage, sent by smtplib whole, leaves no such wait).
 
         The sender commits the previous message's `sent` mark in the gate and renders the next
         messages meanwhile: both are done while the server works, on this thread, yet no

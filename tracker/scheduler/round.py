@@ -114,27 +114,37 @@ RENDER_AHEAD = 50
 class _Ahead:
     """The batch's messages, rendered while the server reads the ones before them.
 
-    Rendering is pure CPU. The backend calls `render_next` once the message is written and
+    Rendering is pure CPU. The backend calls `render_next` once a message is written and
     until the server's verdict is in (its `meanwhile`), so with the mail server in another
-    process or on another machine, as any real MTA is, rendering costs the send path nothing:
-    with this and `_MarkBehind`, `bench/mail_bench.py --server-process` went from 0.66 to about
-    0.8-0.9 of bare smtplib on PostgreSQL and SQLite. A render done between two exchanges
-    costs about twice the CPU of one in a run (0.25 ms against 0.15: cold caches), so with
-    aiosmtpd as a thread of this process, sharing its GIL, the gain is gone (0.6-0.7 before
-    and after). `take` renders a run when nothing is ready (a batch's first message; the
-    outbox folder, which waits for nothing). At most RENDER_AHEAD messages wait:
-    `[mail] batch_size` may be 10,000 (about 50 MB of messages), and a message should show the
-    clock of its sending, give or take a run. An unexpected error is kept and raised on its
-    row's turn, after the messages before it went out and were marked.
+    process or on another machine, as any real MTA is, rendering costs the send path nothing.
+    Renders come in runs, from when fewer than RENDER_AHEAD / 2 messages wait until
+    RENDER_AHEAD do: one render between two exchanges costs about twice the CPU of one in a
+    run (0.25 ms against 0.15: cold caches). A server sharing this process's GIL (aiosmtpd as
+    a thread, in the benchmark) cannot answer while a run goes on, so the run finishes in one
+    wait, as a run before sending would. With this and `_MarkBehind`, `bench/mail_bench.py`
+    on PostgreSQL went from 0.63 to about 0.8 of bare smtplib with the server in a child
+    process, and stayed at 0.6-0.65 with it as a thread (one render per exchange there: 0.56-0.62).
+    `take` renders a run when nothing is ready (a batch's first message; the outbox folder,
+    which waits for nothing). At most RENDER_AHEAD messages wait: `[mail] batch_size` may be
+    10,000 (about 50 MB of messages), and a message should show the clock of its sending, give
+    or take a run. An unexpected error is kept and raised on its row's turn, after the messages
+    before it went out and were marked.
     """
 
     def __init__(self, compose: Callable[[Claimed], Outgoing | str], rows: list[Claimed]) -> None:
         self.compose, self.rows = compose, rows
         self.ready: dict[int, Outgoing | str | Exception] = {}
         self.next = 0
+        self.filling = False
 
     def render_next(self) -> bool:
-        """Render one more message; False when none is left to render or enough wait."""
+        """Render one more message, if a run is on; False when there is nothing to do now."""
+        if len(self.ready) < RENDER_AHEAD // 2:
+            self.filling = True
+        self.filling = self.filling and self._render_one()
+        return self.filling
+
+    def _render_one(self) -> bool:
         if self.next >= len(self.rows) or len(self.ready) >= RENDER_AHEAD:
             return False
         try:
@@ -147,7 +157,7 @@ class _Ahead:
     def take(self, i: int) -> Outgoing | str:
         """Row `i`'s message (rows are taken in order, each once)."""
         if i not in self.ready:
-            while self.render_next():
+            while self._render_one():
                 pass
         msg = self.ready.pop(i)
         if isinstance(msg, Exception):
