@@ -1,5 +1,5 @@
 """At most one message in flight: the server never accepts a message while the one before it
-is still unmarked, though marks commit on a helper thread during the next MAIL and RCPT.
+is still unmarked, though each mark commits only while the server reads the next MAIL FROM.
 
 The server checks the database itself whenever a message arrives; one mark is made slow by a
 transaction that holds its row (so a sender that did not wait for it would be caught), and one

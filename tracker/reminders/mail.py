@@ -549,7 +549,7 @@ class SmtpBackend:
         try:
             with watchdog.within(self.timeout):
                 if isinstance(msg, Outgoing):  # already bytes with CRLF: nothing to flatten
-                    self._transaction(conn, msg, gate, meanwhile, self._answered)
+                    self._transaction(conn, msg, gate, meanwhile)
                 else:
                     if gate is not None:
                         gate()
@@ -574,9 +574,8 @@ class SmtpBackend:
             self._drop()
             raise
 
-    @staticmethod
-    def _transaction(conn: smtplib.SMTP, msg: Outgoing, gate: Gate | None,
-                     meanwhile: Meanwhile | None, answered: Callable[[], bool]) -> None:
+    def _transaction(self, conn: smtplib.SMTP, msg: Outgoing, gate: Gate | None,
+                     meanwhile: Meanwhile | None) -> None:
         """`sendmail` for one recipient, with work of our own slotted into two of its waits.
 
         smtplib's own steps and refusals (SMTPSenderRefused, SMTPRecipientsRefused,
@@ -608,7 +607,7 @@ class SmtpBackend:
             raise smtplib.SMTPDataError(code, answer)
         conn.send(wire_data(msg.data))
         if meanwhile is not None:
-            while meanwhile() and not answered():
+            while meanwhile() and not self._answered():
                 pass
         code, answer = conn.getreply()
         if code != 250:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -133,7 +134,7 @@ class _Ahead:
 
     def __init__(self, compose: Callable[[Claimed], Outgoing | str], rows: list[Claimed]) -> None:
         self.compose, self.rows = compose, rows
-        self.ready: dict[int, Outgoing | str | Exception] = {}
+        self.ready: deque[Outgoing | str | Exception] = deque()  # rows[next - len(ready):next]
         self.next = 0
         self.filling = False
 
@@ -148,18 +149,18 @@ class _Ahead:
         if self.next >= len(self.rows) or len(self.ready) >= RENDER_AHEAD:
             return False
         try:
-            self.ready[self.next] = self.compose(self.rows[self.next])
+            self.ready.append(self.compose(self.rows[self.next]))
         except Exception as exc:  # raised by `take`, on the sender's own turn
-            self.ready[self.next] = exc
+            self.ready.append(exc)
         self.next += 1
         return True
 
-    def take(self, i: int) -> Outgoing | str:
-        """Row `i`'s message (rows are taken in order, each once)."""
-        if i not in self.ready:
+    def take(self) -> Outgoing | str:
+        """The next row's message (the sender takes the rows in order, each once)."""
+        if not self.ready:
             while self._render_one():
                 pass
-        msg = self.ready.pop(i)
+        msg = self.ready.popleft()
         if isinstance(msg, Exception):
             raise msg
         return msg
@@ -202,7 +203,7 @@ def deliver(config: Config, rows: list[Claimed], clock: Clock, owner: str, lease
                 if time.monotonic() - renewed > lease.total_seconds() / 3:
                     record(outbox.renew, [r.id for r in rows[i:]], owner, clock(), lease)
                     renewed = time.monotonic()
-                msg = ahead.take(i)
+                msg = ahead.take()
                 if isinstance(msg, str):
                     log.warning("%s %s", row.message_id, msg)
                     record(outbox.mark_failed, row, owner, clock(), msg)
